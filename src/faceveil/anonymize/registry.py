@@ -1,0 +1,39 @@
+"""The method registry: a new method is one module plus one ``@register`` line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+# fn(roi, face_in_roi, options) -> roi-shaped array of the same dtype
+MethodFn = Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    fn: MethodFn
+    description: str
+    composited: bool = True  # False: the method draws on the image itself (``none``)
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(name: str, description: str, *, composited: bool = True):
+    def wrap(fn: MethodFn) -> MethodFn:
+        if name in METHODS:
+            raise ValueError(f"method {name!r} is already registered")
+        METHODS[name] = Method(name, fn, description, composited)
+        return fn
+
+    return wrap
+
+
+def get_method(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None

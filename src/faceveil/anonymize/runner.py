@@ -1,0 +1,198 @@
+"""The runner: one image in memory, files, folders and videos, with reports.
+
+Output naming: ``photo.jpg -> photo_anonymized.jpg``, ``DIR -> DIR_anonymized/``, or ``-o``.
+Inputs are never overwritten unless ``overwrite=True``. Every write is atomic, and a batch
+goes on past bad files.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from tqdm import tqdm
+
+from faceveil.anonymize.apply import apply_to_faces
+from faceveil.anonymize.options import AnonymizeOptions
+from faceveil.anonymize.report import BatchReport, FileReport
+from faceveil.anonymize.video import anonymize_video
+from faceveil.detect import Face, detect
+from faceveil.errors import FaceveilError, InputError, OutputError
+from faceveil.io.images import IMAGE_EXTENSIONS, load_image, write_image
+from faceveil.io.video import VIDEO_EXTENSIONS
+
+log = logging.getLogger(__name__)
+SUFFIX = "_anonymized"
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+
+
+class Anonymized(NamedTuple):
+    """Result of :func:`anonymize`: the anonymised array and its report."""
+
+    image: np.ndarray
+    report: FileReport
+
+
+def _image_faces(pixels: np.ndarray, options: AnonymizeOptions) -> list[Face]:
+    small = True if options.small_faces is None else options.small_faces
+    return detect(pixels, threshold=options.threshold, max_side=options.max_side,
+                  small_faces=small)
+
+
+def anonymize(
+    image: str | Path | bytes | np.ndarray,
+    method: str = "blur",
+    *,
+    faces: list[Face] | None = None,
+    **options,
+) -> Anonymized:
+    """Detect and anonymise every face of one image.
+
+    Parameters
+    ----------
+    image : path, encoded bytes or (H, W[, C]) array; the result keeps its shape and dtype
+        (files are loaded upright, with EXIF orientation applied).
+    method : a registered method: ``blur``, ``pixelate``, ``solid``, ``image`` or ``none``.
+    faces : skip detection and anonymise these faces.
+    **options : any field of :class:`AnonymizeOptions` (``shape``, ``mask_scale``,
+        ``threshold``, ``max_side``, ``color``, ...).
+
+    Returns
+    -------
+    Anonymized(image, report)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, report = anonymize(np.zeros((64, 64, 3), np.uint8), "pixelate")
+    >>> out.shape, report.face_count
+    ((64, 64, 3), 0)
+    """
+    opts = AnonymizeOptions.from_kwargs(method=method, **options)
+    start = time.perf_counter()
+    pixels = load_image(image).pixels if not isinstance(image, np.ndarray) else image
+    found = _image_faces(pixels, opts) if faces is None else faces
+    out = apply_to_faces(pixels, found, opts)
+    name = str(image) if isinstance(image, str | Path) else "<array>"
+    report = FileReport(name, None, method=opts.method, faces=found,
+                        seconds=time.perf_counter() - start)
+    return Anonymized(out, report)
+
+
+def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions) -> FileReport:
+    start = time.perf_counter()
+    loaded = load_image(src)
+    faces = _image_faces(loaded.pixels, options)
+    out = apply_to_faces(loaded.pixels, faces, options)
+    write_image(dst, out, metadata=loaded if options.keep_metadata else None)
+    return FileReport(str(src), str(dst), method=options.method, faces=faces,
+                      seconds=time.perf_counter() - start)
+
+
+def default_output(src: Path) -> Path:
+    if src.is_dir():
+        return src.with_name(src.name + SUFFIX)
+    return src.with_name(src.stem + SUFFIX + src.suffix)
+
+
+def _walk(folder: Path, exclude: set[Path]) -> list[Path]:
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if any(path == ex or ex in path.parents for ex in exclude):
+            continue
+        if path.is_file() and path.suffix.lower() in MEDIA_EXTENSIONS \
+                and not path.name.startswith("."):
+            files.append(path)
+    return files
+
+
+def plan(inputs: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
+    """Pair every input file with its output path.
+
+    One file input: `output` is the output file (or a folder when it already is one). Several
+    inputs or a folder: `output` is a folder, and each file keeps its path relative to its
+    folder input. Without `output`, outputs go beside the inputs with the ``_anonymized`` suffix.
+    """
+    if not inputs:
+        raise InputError("no input given")
+    single_file = len(inputs) == 1 and not inputs[0].is_dir()
+    pairs: list[tuple[Path, Path]] = []
+    for src in inputs:
+        if src.is_dir():
+            root = output if output is not None else default_output(src)
+            if len(inputs) > 1 and output is not None:
+                root = output / src.name
+            exclude = {root.resolve()} if root.resolve() != src.resolve() else set()
+            pairs += [(f, root / f.relative_to(src)) for f in _walk(src, exclude)]
+        elif output is None:
+            pairs.append((src, default_output(src)))
+        elif single_file and not output.is_dir():
+            pairs.append((src, output))
+        else:
+            pairs.append((src, output / src.name))
+    return pairs
+
+
+def _check_pair(src: Path, dst: Path, options: AnonymizeOptions, overwrite: bool) -> str:
+    """The kind of the input ('image' or 'video'); raises for an unsafe or unknown pair."""
+    if not src.exists():
+        raise InputError(f"{src}: no such file")
+    if dst.exists() and dst.resolve() == src.resolve() and not overwrite:
+        raise OutputError(f"{src}: output would overwrite the input; pass --overwrite to allow it")
+    ext = src.suffix.lower()
+    out_ext = dst.suffix.lower()
+    if ext in VIDEO_EXTENSIONS:
+        if out_ext not in VIDEO_EXTENSIONS:
+            raise OutputError(f"{src}: a video needs a video output, not {dst.name}")
+        return "video"
+    if out_ext not in IMAGE_EXTENSIONS:
+        raise OutputError(f"{src}: cannot write an image as {out_ext or 'no extension'}")
+    return "image"
+
+
+def anonymize_paths(
+    inputs: list[str | Path],
+    output: str | Path | None = None,
+    *,
+    options: AnonymizeOptions | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> BatchReport:
+    """Anonymise files, folders and videos; failed inputs are reported, never fatal.
+
+    Returns a :class:`BatchReport`; ``report.failed`` lists the inputs that failed.
+    """
+    options = options or AnonymizeOptions()
+    paths = [Path(p) for p in inputs]
+    batch = BatchReport()
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        batch.files.append(FileReport(str(p), status="failed", method=options.method,
+                                      error=f"{p}: no such file or folder"))
+    pairs = plan([p for p in paths if p.exists()], Path(output) if output else None) \
+        if len(missing) < len(paths) else []
+    seen: dict[Path, Path] = {}
+    bar = tqdm(pairs, unit="file", disable=not progress or len(pairs) < 2, desc="faceveil")
+    for src, dst in bar:
+        try:
+            if dst.resolve() in seen:
+                raise OutputError(f"{src}: same output name as {seen[dst.resolve()]}")
+            seen[dst.resolve()] = src
+            kind = _check_pair(src, dst, options, overwrite)
+            if kind == "video":
+                rep = anonymize_video(src, dst, options, progress=progress)
+            else:
+                rep = anonymize_image_file(src, dst, options)
+        except (FaceveilError, OSError, ValueError) as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if str(src) not in message:
+                message = f"{src}: {message}"
+            log.debug("failed %s", src, exc_info=True)
+            rep = FileReport(str(src), None, method=options.method, status="failed",
+                             error=message)
+        batch.files.append(rep)
+    bar.close()
+    return batch
