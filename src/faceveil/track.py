@@ -34,8 +34,11 @@ class FaceTracker:
 
     def update(self, faces: list[Face]) -> list[Face]:
         detections = [
-            Detection(points=np.array(f.xyxy, np.float64).reshape(2, 2),
-                      scores=np.array([f.score, f.score]), data=f)
+            Detection(
+                points=np.array(f.xyxy, np.float64).reshape(2, 2),
+                scores=np.array([f.score, f.score]),
+                data=f,
+            )
             for f in faces
         ]
         current = {id(d) for d in detections}
@@ -55,6 +58,11 @@ def _predicted(last: Face, estimate: np.ndarray, track_id: int) -> Face:
     lx, ly, lw, lh = last.box
     # Move and scale the last landmarks with the box, so the ellipse keeps its roll.
     rel = (last.landmarks - np.array([lx, ly], np.float32)) / np.array([lw, lh], np.float32)
-    landmarks = (rel * np.array([w, h], np.float32) + np.array([x1, y1], np.float32))
-    return Face((float(x1), float(y1), float(w), float(h)), last.score,
-                landmarks.astype(np.float32), track_id=track_id, predicted=True)
+    landmarks = rel * np.array([w, h], np.float32) + np.array([x1, y1], np.float32)
+    return Face(
+        (float(x1), float(y1), float(w), float(h)),
+        last.score,
+        landmarks.astype(np.float32),
+        track_id=track_id,
+        predicted=True,
+    )

@@ -38,15 +38,21 @@ def apply_to_faces(image: np.ndarray, faces: list[Face], options: AnonymizeOptio
         if not method.composited:
             method.fn(out, face, options)
             continue
-        region = face_region(face, out.shape, shape=options.shape,
-                             mask_scale=options.mask_scale, feather=options.feather)
+        region = face_region(
+            face,
+            out.shape,
+            shape=options.shape,
+            mask_scale=options.mask_scale,
+            feather=options.feather,
+        )
         if region is None:
             continue
         ys, xs = region.slices
         roi = out[ys, xs]
         x, y, w, h = face.box
         local = dataclasses.replace(
-            face, box=(x - region.x0, y - region.y0, w, h),
+            face,
+            box=(x - region.x0, y - region.y0, w, h),
             landmarks=face.landmarks - np.array([region.x0, region.y0], np.float32),
         )
         out[ys, xs] = _blend(roi, method.fn(roi, local, options), region.alpha)

@@ -31,8 +31,11 @@ def blur(roi: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
     h, w = roi.shape[:2]
     work = roi if roi.dtype != np.uint8 else roi.astype(np.float32)
     if factor > 1.0:
-        small = cv2.resize(work, (max(1, round(w / factor)), max(1, round(h / factor))),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            work,
+            (max(1, round(w / factor)), max(1, round(h / factor))),
+            interpolation=cv2.INTER_AREA,
+        )
         small = cv2.GaussianBlur(small, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT)
         out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
@@ -44,8 +47,11 @@ def blur(roi: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
 def pixelate(roi: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
     block = max(1.0, face.box[2] / opts.pixel_blocks)
     h, w = roi.shape[:2]
-    small = cv2.resize(roi, (max(1, math.ceil(w / block)), max(1, math.ceil(h / block))),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        roi,
+        (max(1, math.ceil(w / block)), max(1, math.ceil(h / block))),
+        interpolation=cv2.INTER_AREA,
+    )
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST).reshape(roi.shape)
 
 
@@ -113,8 +119,11 @@ def paste_image(roi: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarr
         return (rgb * alpha[:, :, 0] + under * (1 - alpha[:, :, 0])).astype(roi.dtype)
     out = under.copy()
     out[:, :, :3] = rgb * alpha + under[:, :, :3] * (1 - alpha)
-    return out.astype(roi.dtype) if roi.dtype.kind == "f" else np.clip(
-        np.rint(out), 0, _dtype_max(roi.dtype)).astype(roi.dtype)
+    return (
+        out.astype(roi.dtype)
+        if roi.dtype.kind == "f"
+        else np.clip(np.rint(out), 0, _dtype_max(roi.dtype)).astype(roi.dtype)
+    )
 
 
 @register("none", "draw boxes, landmarks and scores, for tuning", composited=False)
@@ -127,6 +136,14 @@ def draw_boxes(image: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
     for px, py in face.landmarks:
         cv2.circle(image, (round(px), round(py)), thickness + 1, color_t, -1)
     label = f"{face.score:.2f}" + (" (tracked)" if face.predicted else "")
-    cv2.putText(image, label, (x, max(10, y - 4)), cv2.FONT_HERSHEY_SIMPLEX,
-                0.4 * thickness, color_t, thickness, cv2.LINE_AA)
+    cv2.putText(
+        image,
+        label,
+        (x, max(10, y - 4)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.4 * thickness,
+        color_t,
+        thickness,
+        cv2.LINE_AA,
+    )
     return image

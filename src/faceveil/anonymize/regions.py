@@ -91,8 +91,9 @@ def face_region(
         axes = (round(half_w * 4), round(half_h * 4))
         cv2.ellipse(outer, c, axes, angle, 0, 360, 255, -1, cv2.LINE_8, shift)
     else:
-        outer[max(0, math.floor(cy - half_h) - y0):math.ceil(cy + half_h) - y0,
-              max(0, math.floor(cx - half_w) - x0):math.ceil(cx + half_w) - x0] = 255
+        outer[
+            max(0, math.floor(cy - half_h) - y0) : math.ceil(cy + half_h) - y0,
+            max(0, math.floor(cx - half_w) - x0) : math.ceil(cx + half_w) - x0,
+        ] = 255
     alpha[outer == 0] = 0.0
     return Region(x0, y0, alpha)
-

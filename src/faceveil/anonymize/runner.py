@@ -38,8 +38,7 @@ class Anonymized(NamedTuple):
 
 def _image_faces(pixels: np.ndarray, options: AnonymizeOptions) -> list[Face]:
     small = True if options.small_faces is None else options.small_faces
-    return detect(pixels, threshold=options.threshold, max_side=options.max_side,
-                  small_faces=small)
+    return detect(pixels, threshold=options.threshold, max_side=options.max_side, small_faces=small)
 
 
 def anonymize(
@@ -77,8 +76,9 @@ def anonymize(
     found = _image_faces(pixels, opts) if faces is None else faces
     out = apply_to_faces(pixels, found, opts)
     name = str(image) if isinstance(image, str | Path) else "<array>"
-    report = FileReport(name, None, method=opts.method, faces=found,
-                        seconds=time.perf_counter() - start)
+    report = FileReport(
+        name, None, method=opts.method, faces=found, seconds=time.perf_counter() - start
+    )
     return Anonymized(out, report)
 
 
@@ -88,8 +88,9 @@ def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions) -> Fil
     faces = _image_faces(loaded.pixels, options)
     out = apply_to_faces(loaded.pixels, faces, options)
     write_image(dst, out, metadata=loaded if options.keep_metadata else None)
-    return FileReport(str(src), str(dst), method=options.method, faces=faces,
-                      seconds=time.perf_counter() - start)
+    return FileReport(
+        str(src), str(dst), method=options.method, faces=faces, seconds=time.perf_counter() - start
+    )
 
 
 def default_output(src: Path) -> Path:
@@ -103,8 +104,11 @@ def _walk(folder: Path, exclude: set[Path]) -> list[Path]:
     for path in sorted(folder.rglob("*")):
         if any(path == ex or ex in path.parents for ex in exclude):
             continue
-        if path.is_file() and path.suffix.lower() in MEDIA_EXTENSIONS \
-                and not path.name.startswith("."):
+        if (
+            path.is_file()
+            and path.suffix.lower() in MEDIA_EXTENSIONS
+            and not path.name.startswith(".")
+        ):
             files.append(path)
     return files
 
@@ -170,10 +174,16 @@ def anonymize_paths(
     batch = BatchReport()
     missing = [p for p in paths if not p.exists()]
     for p in missing:
-        batch.files.append(FileReport(str(p), status="failed", method=options.method,
-                                      error=f"{p}: no such file or folder"))
-    pairs = plan([p for p in paths if p.exists()], Path(output) if output else None) \
-        if len(missing) < len(paths) else []
+        batch.files.append(
+            FileReport(
+                str(p), status="failed", method=options.method, error=f"{p}: no such file or folder"
+            )
+        )
+    pairs = (
+        plan([p for p in paths if p.exists()], Path(output) if output else None)
+        if len(missing) < len(paths)
+        else []
+    )
     seen: dict[Path, Path] = {}
     bar = tqdm(pairs, unit="file", disable=not progress or len(pairs) < 2, desc="faceveil")
     for src, dst in bar:
@@ -191,8 +201,7 @@ def anonymize_paths(
             if str(src) not in message:
                 message = f"{src}: {message}"
             log.debug("failed %s", src, exc_info=True)
-            rep = FileReport(str(src), None, method=options.method, status="failed",
-                             error=message)
+            rep = FileReport(str(src), None, method=options.method, status="failed", error=message)
         batch.files.append(rep)
     bar.close()
     return batch

@@ -23,8 +23,12 @@ LOOKBACK_FRAMES = 4
 
 
 def _detect_frame(frame, options: AnonymizeOptions) -> list[Face]:
-    return detect(frame, threshold=options.threshold, max_side=options.max_side,
-                  small_faces=bool(options.small_faces))
+    return detect(
+        frame,
+        threshold=options.threshold,
+        max_side=options.max_side,
+        small_faces=bool(options.small_faces),
+    )
 
 
 def anonymize_video(
@@ -41,8 +45,9 @@ def anonymize_video(
     """
     start = time.perf_counter()
     info, frames = read_frames(src)
-    report = FileReport(str(src), str(dst), kind="video", method=options.method,
-                        fps=float(info.fps), frames=[])
+    report = FileReport(
+        str(src), str(dst), kind="video", method=options.method, fps=float(info.fps), frames=[]
+    )
     tracker = FaceTracker(max_gap=max(3, round(float(info.fps) / 2)))
     pending: collections.deque[tuple[int, object, list[Face]]] = collections.deque()
     first_box: dict[int, Face] = {}
@@ -53,14 +58,32 @@ def anonymize_video(
             index, frame, faces = pending.popleft()
             writer.write(apply_to_faces(frame, faces, options) if faces else frame)
             if faces:
-                report.frames.append({"index": index, "faces": [
-                    {"box": f.to_dict()["box"], "track_id": f.track_id, "predicted": f.predicted}
-                    for f in faces]})
+                report.frames.append(
+                    {
+                        "index": index,
+                        "faces": [
+                            {
+                                "box": f.to_dict()["box"],
+                                "track_id": f.track_id,
+                                "predicted": f.predicted,
+                            }
+                            for f in faces
+                        ],
+                    }
+                )
 
-    with atomic_output(dst) as tmp, VideoWriter(tmp, info, audio_source=src,
-                                                 keep_metadata=options.keep_metadata) as writer:
-        bar = tqdm(frames, total=info.frames_estimate or None, unit="frame", disable=not progress,
-                   desc=Path(src).name, leave=False)
+    with (
+        atomic_output(dst) as tmp,
+        VideoWriter(tmp, info, audio_source=src, keep_metadata=options.keep_metadata) as writer,
+    ):
+        bar = tqdm(
+            frames,
+            total=info.frames_estimate or None,
+            unit="frame",
+            disable=not progress,
+            desc=Path(src).name,
+            leave=False,
+        )
         for frame in bar:
             faces = tracker.update(detector(frame, options))
             for face in faces:

@@ -20,8 +20,15 @@ from faceveil.io.atomic import atomic_output
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".bmp", ".webp")
-_PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP",
-                ".tif": "TIFF", ".tiff": "TIFF"}
+_PIL_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".bmp": "BMP",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 _EXIF_ORIENTATION = 0x0112
 MAX_PIXELS = 200_000_000  # refuse decompression bombs
 
@@ -125,7 +132,9 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(img[:, :, :3])
     if img.ndim == 3 and img.shape[2] == 3:
         return img
-    raise InputError(f"unsupported image shape {img.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+    raise InputError(
+        f"unsupported image shape {img.shape}; expected (H, W), (H, W, 3) or (H, W, 4)"
+    )
 
 
 def encode_image(
@@ -139,8 +148,10 @@ def encode_image(
     """Encode pixels for a file extension. Metadata is written only when given."""
     suffix = suffix.lower()
     if suffix not in _PIL_FORMATS:
-        raise OutputError(f"cannot write {suffix or 'files without an extension'}; "
-                          f"use one of {', '.join(IMAGE_EXTENSIONS)}")
+        raise OutputError(
+            f"cannot write {suffix or 'files without an extension'}; "
+            f"use one of {', '.join(IMAGE_EXTENSIONS)}"
+        )
     img = pixels
     if img.dtype != np.uint8 and (suffix in _EIGHT_BIT_ONLY or img.dtype != np.uint16):
         img = _to_uint8_keep_channels(img)

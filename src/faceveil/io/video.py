@@ -19,8 +19,14 @@ import numpy as np
 from faceveil.errors import InputError
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
-_AUDIO_CODEC = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "copy",
-                ".avi": "libmp3lame", ".webm": "libopus"}
+_AUDIO_CODEC = {
+    ".mp4": "aac",
+    ".m4v": "aac",
+    ".mov": "aac",
+    ".mkv": "copy",
+    ".avi": "libmp3lame",
+    ".webm": "libopus",
+}
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,12 @@ def probe_video(path: str | Path) -> VideoInfo:
         raise InputError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
-    proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-                          capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
     err = proc.stderr
     video = re.search(r"Stream #\S+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5})", err)
     if not video:
@@ -93,8 +103,9 @@ def read_frames(path: str | Path) -> tuple[VideoInfo, Iterator[np.ndarray]]:
             for raw in gen:
                 yield np.frombuffer(raw, np.uint8).reshape(height, width, 3)
         except (OSError, RuntimeError) as exc:
-            raise InputError(f"{path}: video is truncated or corrupt "
-                             f"({str(exc).splitlines()[0]})") from None
+            raise InputError(
+                f"{path}: video is truncated or corrupt ({str(exc).splitlines()[0]})"
+            ) from None
         finally:
             gen.close()
 
@@ -108,17 +119,39 @@ class VideoWriter:
     on error the ffmpeg process is stopped and the caller removes the partial file.
     """
 
-    def __init__(self, path: str | Path, info: VideoInfo, *, audio_source: str | Path | None,
-                 keep_metadata: bool = False, crf: int = 18):
+    def __init__(
+        self,
+        path: str | Path,
+        info: VideoInfo,
+        *,
+        audio_source: str | Path | None,
+        keep_metadata: bool = False,
+        crf: int = 18,
+    ):
         path = Path(path)
         ext = path.suffix.lower()
         if ext not in VIDEO_EXTENSIONS:
-            raise InputError(f"cannot write video as {ext or 'no extension'}; "
-                             f"use one of {', '.join(VIDEO_EXTENSIONS)}")
+            raise InputError(
+                f"cannot write video as {ext or 'no extension'}; "
+                f"use one of {', '.join(VIDEO_EXTENSIONS)}"
+            )
         even = info.width % 2 == 0 and info.height % 2 == 0
         if ext == ".webm":
-            codec, params = "libvpx-vp9", ["-crf", "32", "-b:v", "0", "-deadline", "realtime",
-                                           "-cpu-used", "8", "-row-mt", "1"]
+            codec, params = (
+                "libvpx-vp9",
+                [
+                    "-crf",
+                    "32",
+                    "-b:v",
+                    "0",
+                    "-deadline",
+                    "realtime",
+                    "-cpu-used",
+                    "8",
+                    "-row-mt",
+                    "1",
+                ],
+            )
         else:
             codec, params = "libx264", ["-crf", str(crf), "-preset", "veryfast"]
         pix_fmt = "yuv420p" if even else "yuv444p"
@@ -132,9 +165,16 @@ class VideoWriter:
         if ext in (".mp4", ".mov", ".m4v"):
             params += ["-movflags", "+faststart"]
         self._gen = imageio_ffmpeg.write_frames(
-            str(path), (info.width, info.height), fps=info.fps, codec=codec, quality=None,
-            pix_fmt_out=pix_fmt, macro_block_size=1, output_params=params,
-            audio_path=str(audio) if audio is not None else None, audio_codec=audio_codec,
+            str(path),
+            (info.width, info.height),
+            fps=info.fps,
+            codec=codec,
+            quality=None,
+            pix_fmt_out=pix_fmt,
+            macro_block_size=1,
+            output_params=params,
+            audio_path=str(audio) if audio is not None else None,
+            audio_codec=audio_codec,
             ffmpeg_log_level="error",
         )
         self._gen.send(None)

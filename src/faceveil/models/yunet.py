@@ -21,7 +21,9 @@ class YuNet:
 
     def __init__(self, model_path: str | Path, *, nms_threshold: float = 0.3, top_k: int = 5000):
         self.model_path = str(model_path)
-        self._net = cv2.FaceDetectorYN.create(self.model_path, "", (320, 320), 0.5, nms_threshold, top_k)
+        self._net = cv2.FaceDetectorYN.create(
+            self.model_path, "", (320, 320), 0.5, nms_threshold, top_k
+        )
         self._size: tuple[int, int] | None = None
         self._lock = threading.Lock()  # the OpenCV object keeps per-call state
 
