@@ -15,8 +15,8 @@ from faceveil.anonymize.report import FileReport
 from faceveil.detect import Face, detect
 from faceveil.errors import InputError
 from faceveil.io.atomic import atomic_output
+from faceveil.io.pipeline import BackgroundSink, prefetch
 from faceveil.io.video import VideoWriter, read_frames
-from faceveil.track import FaceTracker
 
 # A new track is also covered this many frames back, for faces the detector finds late.
 LOOKBACK_FRAMES = 4
@@ -43,6 +43,8 @@ def anonymize_video(
 
     `detector(frame, options) -> list[Face]` can be replaced, e.g. to simulate missed frames.
     """
+    from faceveil.track import FaceTracker  # norfair takes 0.7 s to import; only video needs it
+
     start = time.perf_counter()
     info, frames = read_frames(src)
     report = FileReport(
@@ -53,10 +55,10 @@ def anonymize_video(
     first_box: dict[int, Face] = {}
     count = 0
 
-    def flush(writer: VideoWriter, keep: int) -> None:
+    def flush(sink: BackgroundSink, keep: int) -> None:
         while len(pending) > keep:
             index, frame, faces = pending.popleft()
-            writer.write(apply_to_faces(frame, faces, options) if faces else frame)
+            sink.put(apply_to_faces(frame, faces, options) if faces else frame)
             if faces:
                 report.frames.append(
                     {
@@ -76,27 +78,31 @@ def anonymize_video(
         atomic_output(dst) as tmp,
         VideoWriter(tmp, info, audio_source=src, keep_metadata=options.keep_metadata) as writer,
     ):
+        sink = BackgroundSink(writer.write)
         bar = tqdm(
-            frames,
+            prefetch(frames),
             total=info.frames_estimate or None,
             unit="frame",
             disable=not progress,
             desc=Path(src).name,
             leave=False,
         )
-        for frame in bar:
-            faces = tracker.update(detector(frame, options))
-            for face in faces:
-                if face.track_id not in first_box:
-                    first_box[face.track_id] = face
-                    # Cover the new face in the frames still waiting to be written.
-                    for _, _, earlier in pending:
-                        earlier.append(dataclasses.replace(face, predicted=True))
-            pending.append((count, frame, faces))
-            count += 1
-            flush(writer, LOOKBACK_FRAMES)
-        flush(writer, 0)
-        bar.close()
+        try:
+            for frame in bar:
+                faces = tracker.update(detector(frame, options))
+                for face in faces:
+                    if face.track_id not in first_box:
+                        first_box[face.track_id] = face
+                        # Cover the new face in the frames still waiting to be written.
+                        for _, _, earlier in pending:
+                            earlier.append(dataclasses.replace(face, predicted=True))
+                pending.append((count, frame, faces))
+                count += 1
+                flush(sink, LOOKBACK_FRAMES)
+            flush(sink, 0)
+        finally:
+            sink.close()  # the writer must not close while the sink still writes
+            bar.close()
         if count == 0:
             raise InputError(f"{src}: video has no frames")
     report.frame_count = count
