@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import cv2
 import typer
 
 from faceveil.anonymize import METHODS, AnonymizeOptions, anonymize_paths
@@ -176,6 +177,8 @@ def detect_cmd(
 
 
 def main() -> None:
+    # OpenCV logs decoder complaints about corrupt files; faceveil reports them in one line.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     logging.basicConfig(
         level=os.environ.get("FACEVEIL_LOG", "WARNING").upper(),
         format="%(levelname)s %(name)s: %(message)s",

@@ -34,10 +34,15 @@ def apply_to_faces(image: np.ndarray, faces: list[Face], options: AnonymizeOptio
     """A copy of `image` with `options.method` applied to each face; the input is unchanged."""
     method = get_method(options.method)
     out = image.copy()
+    if not method.composited:  # it draws: on the colour channels only, alpha is kept
+        rgba = out.ndim == 3 and out.shape[2] == 4
+        canvas = np.ascontiguousarray(out[:, :, :3]) if rgba else out
+        for face in faces:
+            method.fn(canvas, face, options)
+        if rgba:
+            out[:, :, :3] = canvas
+        return out
     for face in faces:
-        if not method.composited:
-            method.fn(out, face, options)
-            continue
         region = face_region(
             face,
             out.shape,

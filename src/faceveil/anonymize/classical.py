@@ -25,7 +25,7 @@ def _dtype_max(dtype: np.dtype) -> float:
 
 @register("blur", "Gaussian blur whose sigma grows with the face (max(w, h) / 8)")
 def blur(roi: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
-    sigma = opts.blur_strength * max(face.box[2], face.box[3]) / 8.0
+    sigma = opts.blur_strength * max(2.0, max(face.box[2], face.box[3]) / 8.0)
     # Blur a downscaled copy: the same low-pass result at a fraction of the cost.
     factor = max(1.0, sigma / 3.0)
     h, w = roi.shape[:2]

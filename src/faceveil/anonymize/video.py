@@ -105,6 +105,10 @@ def anonymize_video(
             bar.close()
         if count == 0:
             raise InputError(f"{src}: video has no frames")
+        expected = info.frames_estimate
+        if expected and count < expected * 0.9 and expected - count >= 3:
+            raise InputError(f"{src}: video is truncated (decoded {count} of about "
+                             f"{expected} frames)")
     report.frame_count = count
     report.faces = list(first_box.values())
     report.seconds = time.perf_counter() - start

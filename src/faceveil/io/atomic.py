@@ -25,6 +25,11 @@ def atomic_output(target: str | Path) -> Iterator[Path]:
         yield tmp_path
         if not tmp_path.exists() or tmp_path.stat().st_size == 0:
             raise OSError(f"nothing was written to {target}")
+        # mkstemp makes 0600 files: give the output the mode a normal write would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~umask
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
