@@ -22,11 +22,12 @@ run: install
 	$(BIN)/faceveil anonymize src/faceveil/data/demo.jpg -o out/demo_anonymized.jpg --json out/demo_report.json
 
 test: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python bench/run_all.py
+	bash bench/setup_deface.sh
+	$(BIN)/python bench/bench_core.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -79,8 +79,12 @@ def anonymize_cmd(
     mask_scale: Annotated[float, typer.Option(help="Enlargement of the face box.")] = 1.3,
     thresh: Annotated[float, typer.Option("--thresh", help="Detector score threshold.")] = 0.6,
     max_side: Annotated[
-        int, typer.Option(help="Longest side the detector's main pass sees (0: full resolution).")
-    ] = 1280,
+        int | None,
+        typer.Option(
+            help="Longest side the detector's main pass sees (0: full resolution). "
+            "Default: 1280 for images, 640 for video."
+        ),
+    ] = None,
     small_faces: Annotated[
         bool | None,
         typer.Option(
@@ -120,7 +124,7 @@ def anonymize_cmd(
             shape=shape,
             mask_scale=mask_scale,
             threshold=thresh,
-            max_side=max_side or None,
+            max_side=max_side,
             small_faces=small_faces,
             blur_strength=blur_strength,
             pixel_blocks=pixel_blocks,

@@ -68,16 +68,13 @@ def _rows_to_faces(rows: np.ndarray) -> list[Face]:
     ]
 
 
-def _run(bgr: np.ndarray, scale: float, offset: tuple[int, int], threshold: float) -> np.ndarray:
-    """Detect on `bgr` resized by `scale`; rows mapped back to the frame of `offset`."""
-    if scale != 1.0:
-        h, w = bgr.shape[:2]
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        bgr = cv2.resize(bgr, size, interpolation=interp)
+def _run(
+    bgr: np.ndarray, factor: float, threshold: float, offset: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """Detect on `bgr`; rows scaled by `factor` and shifted by `offset` into input pixels."""
     rows = get_yunet()(bgr, threshold).copy()
     if len(rows):
-        rows[:, :14] /= scale
+        rows[:, :14] *= factor
         rows[:, [0, 4, 6, 8, 10, 12]] += offset[0]  # x and the landmarks' x (not w)
         rows[:, [1, 5, 7, 9, 11, 13]] += offset[1]
     return rows
@@ -149,16 +146,31 @@ def detect(
     if max_side is not None and max_side < 32:
         raise ValueError(f"max_side must be at least 32, got {max_side}")
     pixels = image if isinstance(image, np.ndarray) else read_image(image)
-    bgr = cv2.cvtColor(to_rgb8(pixels), cv2.COLOR_RGB2BGR)
-    h, w = bgr.shape[:2]
+    rgb = to_rgb8(pixels)
+    h, w = rgb.shape[:2]
     longest = max(h, w)
     scale = 1.0 if max_side is None or longest <= max_side else max_side / longest
-    found = [_run(bgr, scale, (0, 0), threshold)]
-    # Faces below this native size are invisible to the main pass.
-    smallest_seen = _MIN_NATIVE_FACE / scale
-    if small_faces and smallest_seen > _MIN_NATIVE_FACE / 2:
+    # Resize before the colour conversion: the main pass then converts a small copy only.
+    main = rgb
+    if scale != 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        main = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    found = [_run(cv2.cvtColor(main, cv2.COLOR_RGB2BGR), 1.0 / scale, threshold)]
+    if small_faces:
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         found += [
-            _run(bgr[y : y + th, x : x + tw], 2.0, (x, y), threshold)
+            _run(
+                cv2.resize(
+                    bgr[y : y + th, x : x + tw],
+                    None,
+                    fx=2.0,
+                    fy=2.0,
+                    interpolation=cv2.INTER_LINEAR,
+                ),
+                0.5,
+                threshold,
+                (x, y),
+            )
             for y, th in _tiles(h)
             for x, tw in _tiles(w)
         ]

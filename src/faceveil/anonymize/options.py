@@ -17,9 +17,10 @@ class AnonymizeOptions:
     mask_scale : enlargement of the detector box; only pixels inside it can change.
     feather : width of the soft edge, as a fraction of the enlarged region.
     threshold : detector score threshold.
-    max_side : longest side of the copy the detector's main pass sees (None: full size).
-    small_faces : also scan at 2x in tiles for faces of 10-20 px (default on for images;
-        video turns it off unless asked, for speed).
+    max_side : longest side of the copy the detector's main pass sees; 0 for full size; None
+        picks 1280 for images and 640 for video (faces from about 40 px in 720p), for speed.
+    small_faces : also scan at 2x in tiles for faces of 10-20 px; None: on for images, off for
+        video.
     blur_strength : multiplies the blur sigma, which is max(face w, h) / 8 at 1.0.
     pixel_blocks : mosaic blocks across the face width.
     color : RGB fill for ``solid``, 0-255.
@@ -32,7 +33,7 @@ class AnonymizeOptions:
     mask_scale: float = 1.3
     feather: float = 0.1
     threshold: float = 0.6
-    max_side: int | None = 1280
+    max_side: int | None = None
     small_faces: bool | None = None
     blur_strength: float = 1.0
     pixel_blocks: int = 8
@@ -54,14 +55,21 @@ class AnonymizeOptions:
             raise ValueError(f"feather must be between 0 and 0.5, got {self.feather}")
         if not 0 < self.threshold <= 1:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-        if self.max_side is not None and self.max_side < 32:
-            raise ValueError(f"max_side must be at least 32, got {self.max_side}")
+        if self.max_side is not None and self.max_side != 0 and self.max_side < 32:
+            raise ValueError(f"max_side must be 0 (full size) or at least 32, got {self.max_side}")
         if self.blur_strength <= 0:
             raise ValueError(f"blur_strength must be positive, got {self.blur_strength}")
         if self.pixel_blocks < 2:
             raise ValueError(f"pixel_blocks must be at least 2, got {self.pixel_blocks}")
         if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
             raise ValueError(f"color must be three values in 0..255, got {self.color}")
+
+    def detect_kwargs(self, kind: str) -> dict:
+        """Keyword arguments of :func:`faceveil.detect` for an ``image`` or a ``video`` frame."""
+        video = kind == "video"
+        max_side = self.max_side if self.max_side is not None else (640 if video else 1280)
+        small = self.small_faces if self.small_faces is not None else not video
+        return {"threshold": self.threshold, "max_side": max_side or None, "small_faces": small}
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> AnonymizeOptions:

@@ -37,8 +37,7 @@ class Anonymized(NamedTuple):
 
 
 def _image_faces(pixels: np.ndarray, options: AnonymizeOptions) -> list[Face]:
-    small = True if options.small_faces is None else options.small_faces
-    return detect(pixels, threshold=options.threshold, max_side=options.max_side, small_faces=small)
+    return detect(pixels, **options.detect_kwargs("image"))
 
 
 def anonymize(

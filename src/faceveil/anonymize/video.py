@@ -23,12 +23,7 @@ LOOKBACK_FRAMES = 4
 
 
 def _detect_frame(frame, options: AnonymizeOptions) -> list[Face]:
-    return detect(
-        frame,
-        threshold=options.threshold,
-        max_side=options.max_side,
-        small_faces=bool(options.small_faces),
-    )
+    return detect(frame, **options.detect_kwargs("video"))
 
 
 def anonymize_video(
@@ -107,8 +102,9 @@ def anonymize_video(
             raise InputError(f"{src}: video has no frames")
         expected = info.frames_estimate
         if expected and count < expected * 0.9 and expected - count >= 3:
-            raise InputError(f"{src}: video is truncated (decoded {count} of about "
-                             f"{expected} frames)")
+            raise InputError(
+                f"{src}: video is truncated (decoded {count} of about {expected} frames)"
+            )
     report.frame_count = count
     report.faces = list(first_box.values())
     report.seconds = time.perf_counter() - start
