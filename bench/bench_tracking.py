@@ -80,24 +80,31 @@ def main() -> None:
             raw.append([f.box for f in faces])
             return faces
 
-        report = anonymize_video(clip, OUT / "clip_tracking_out.mp4", options,
-                                 progress=False, detector=detector)
+        report = anonymize_video(
+            clip, OUT / "clip_tracking_out.mp4", options, progress=False, detector=detector
+        )
         by_index = {f["index"]: [x["box"] for x in f["faces"]] for f in report.frames}
         tracked = [by_index.get(i, []) for i in range(len(truth))]
-        rows.append({
-            "pattern": name,
-            "dropped_frames": len(dropped),
-            "face_frames": total,
-            "visible_without_tracking": visible_face_frames(truth, raw, options.mask_scale),
-            "visible_with_tracking": visible_face_frames(truth, tracked, options.mask_scale),
-        })
+        rows.append(
+            {
+                "pattern": name,
+                "dropped_frames": len(dropped),
+                "face_frames": total,
+                "visible_without_tracking": visible_face_frames(truth, raw, options.mask_scale),
+                "visible_with_tracking": visible_face_frames(truth, tracked, options.mask_scale),
+            }
+        )
     (OUT / "tracking.json").write_text(json.dumps(rows, indent=2))
-    print("| detector dropout | dropped frames | face-frames | left visible, no tracking "
-          "| left visible, faceveil |")
+    print(
+        "| detector dropout | dropped frames | face-frames | left visible, no tracking "
+        "| left visible, faceveil |"
+    )
     print("|---|--:|--:|--:|--:|")
     for r in rows:
-        print(f"| {r['pattern']} | {r['dropped_frames']} | {r['face_frames']} | "
-              f"{r['visible_without_tracking']} | {r['visible_with_tracking']} |")
+        print(
+            f"| {r['pattern']} | {r['dropped_frames']} | {r['face_frames']} | "
+            f"{r['visible_without_tracking']} | {r['visible_with_tracking']} |"
+        )
 
 
 if __name__ == "__main__":
