@@ -115,15 +115,7 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
     Grayscale is replicated, alpha is dropped, 16-bit is scaled down and floats in [0, 1] are
     scaled up.
     """
-    img = np.asarray(image)
-    if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
-    elif img.dtype.kind == "f":
-        img = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    elif img.dtype == bool:
-        img = img.astype(np.uint8) * 255
-    elif img.dtype != np.uint8:
-        raise InputError(f"unsupported image dtype {img.dtype}; use uint8, uint16 or float")
+    img = _to_uint8_keep_channels(np.asarray(image))
     if img.ndim == 2:
         return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     if img.ndim == 3 and img.shape[2] == 1:
@@ -180,11 +172,15 @@ def encode_image(
 
 
 def _to_uint8_keep_channels(img: np.ndarray) -> np.ndarray:
+    if img.dtype == np.uint8:
+        return img
     if img.dtype == np.uint16:
         return (img >> 8).astype(np.uint8)
     if img.dtype.kind == "f":
-        return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return img.astype(np.uint8)
+        return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if img.dtype == bool:
+        return img.astype(np.uint8) * 255
+    raise InputError(f"unsupported image dtype {img.dtype}; use uint8, uint16 or float")
 
 
 def write_image(
