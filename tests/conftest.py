@@ -170,10 +170,7 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def faceveil_cmd() -> list[str]:
-    cli = Path(__file__).resolve().parents[1] / "src" / "faceveil" / "cli.py"
-    if cli.is_file() and '__name__ == "__main__"' in cli.read_text():
-        return [sys.executable, "-m", "faceveil.cli"]
-    return [str(Path(sys.executable).with_name("faceveil"))]
+    return [sys.executable, "-m", "faceveil.cli"]
 
 
 @pytest.fixture(scope="session")

@@ -1,41 +1,17 @@
-"""Command-line interface: a thin layer over the library.
-
-Exit codes: 0 success, 1 some input failed, 2 usage error.
-"""
+"""`faceveil anonymize` and `faceveil detect`."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
-import cv2
 import typer
 
 from faceveil.anonymize import METHODS, AnonymizeOptions, anonymize_paths
 from faceveil.anonymize.regions import SHAPES
+from faceveil.cli.common import app, fail, write_json
 from faceveil.detect import detect
-from faceveil.errors import FaceveilError
-from faceveil.io.atomic import atomic_output
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Detect and anonymise faces in photos, folders and video. Runs offline.",
-)
-
-
-class UsageError(Exception):
-    """A bad option value: exit code 2."""
-
-
-def _fail(message: str, code: int) -> None:
-    typer.echo(f"faceveil: error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _parse_color(text: str) -> tuple[int, int, int]:
@@ -52,11 +28,6 @@ def _parse_color(text: str) -> tuple[int, int, int]:
     if len(parts) != 3 or not all(0 <= p <= 255 for p in parts):
         raise typer.BadParameter("use R,G,B (0-255) or #RRGGBB")
     return parts  # type: ignore[return-value]
-
-
-def _write_json(path: Path, data: dict) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2))
 
 
 Method = typer.Option("--method", "-m", help=f"One of: {', '.join(METHODS)}.")
@@ -133,9 +104,9 @@ def anonymize_cmd(
             keep_metadata=keep_metadata,
         )
     except (ValueError, typer.BadParameter) as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     if replace_image is not None and not replace_image.is_file():
-        _fail(f"--replace-image {replace_image}: no such file", 2)
+        fail(f"--replace-image {replace_image}: no such file", 2)
     batch = anonymize_paths(
         inputs, output, options=options, overwrite=overwrite, progress=not quiet
     )
@@ -144,9 +115,9 @@ def anonymize_cmd(
             extra = f", {rep.frame_count} frames" if rep.kind == "video" else ""
             typer.echo(f"{rep.output}  ({rep.face_count} faces{extra}, {rep.seconds:.2f} s)")
     if json_report is not None:
-        _write_json(json_report, batch.to_dict())
+        write_json(json_report, batch.to_dict())
     if not batch.files:
-        _fail("no images or videos found in the inputs", 1)
+        fail("no images or videos found in the inputs", 1)
     if batch.failed:
         typer.echo(f"faceveil: {len(batch.failed)} of {len(batch.files)} inputs failed:", err=True)
         for rep in batch.failed:
@@ -169,7 +140,7 @@ def detect_cmd(
 ) -> None:
     """Print the faces found in an image."""
     if not 0 < thresh <= 1:
-        _fail(f"--thresh must be in (0, 1], got {thresh}", 2)
+        fail(f"--thresh must be in (0, 1], got {thresh}", 2)
     faces = detect(image, threshold=thresh, max_side=max_side or None, small_faces=small_faces)
     if as_json:
         typer.echo(json.dumps({"faces": [f.to_dict() for f in faces]}))
@@ -178,33 +149,3 @@ def detect_cmd(
     for i, f in enumerate(faces):
         x, y, w, h = f.box
         typer.echo(f"  {i}: box=({x:.0f}, {y:.0f}, {w:.0f}, {h:.0f}) score={f.score:.3f}")
-
-
-def main() -> None:
-    # OpenCV logs decoder complaints about corrupt files; faceveil reports them in one line.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    logging.basicConfig(
-        level=os.environ.get("FACEVEIL_LOG", "WARNING").upper(),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        app()
-    except FaceveilError as exc:
-        typer.echo(f"faceveil: error: {str(exc).splitlines()[0]}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        typer.echo("faceveil: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # a bug, not bad input: one line, details on request
-        if os.environ.get("FACEVEIL_DEBUG"):
-            raise
-        typer.echo(
-            f"faceveil: internal error: {type(exc).__name__}: {exc} "
-            "(set FACEVEIL_DEBUG=1 for details)",
-            err=True,
-        )
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,46 @@
+"""Command-line interface: a thin layer over the library, one module per command group.
+
+Exit codes: 0 success, 1 some input failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import cv2
+import typer
+
+from faceveil.cli import anonymize  # noqa: F401  (registers its commands)
+from faceveil.cli.common import app
+from faceveil.errors import FaceveilError
+
+
+def main() -> None:
+    # OpenCV logs decoder complaints about corrupt files; faceveil reports them in one line.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    logging.basicConfig(
+        level=os.environ.get("FACEVEIL_LOG", "WARNING").upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        app()
+    except FaceveilError as exc:
+        typer.echo(f"faceveil: error: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("faceveil: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: one line, details on request
+        if os.environ.get("FACEVEIL_DEBUG"):
+            raise
+        typer.echo(
+            f"faceveil: internal error: {type(exc).__name__}: {exc} "
+            "(set FACEVEIL_DEBUG=1 for details)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,3 @@
+from faceveil.cli import main
+
+main()
