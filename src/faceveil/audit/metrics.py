@@ -1,0 +1,207 @@
+"""Privacy and utility metrics for one (original, anonymised) image pair.
+
+Per face found in the original: identity similarity (the attacker aligns the anonymised face on
+the *original* landmarks, and also on whatever the detector finds there), re-identification at
+the calibrated threshold, whether the face is still detectable, landmark drift, and attribute
+agreement. Per image: SSIM and PSNR outside the enlarged face regions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
+from faceveil.detect import Face, detect
+from faceveil.errors import InputError
+from faceveil.io.images import to_rgb8
+
+MATCH_IOU = 0.3  # a detection in the anonymised image "is" the original face above this IoU
+SSIM_WINDOW = 7
+
+
+@dataclass
+class FaceAudit:
+    """What an anonymised image still gives away about one original face."""
+
+    face: Face
+    identity_similarity: float  # aligned on the original landmarks
+    identity_similarity_detected: float | None  # aligned on the landmarks found there, if any
+    re_identified: bool
+    still_detectable: bool
+    detection_score: float | None
+    landmark_drift: float | None  # mean landmark shift / inter-ocular distance
+    age_difference: float | None = None
+    same_gender: bool | None = None
+    same_emotion: bool | None = None
+
+    def to_dict(self) -> dict:
+        def r(v, n=4):
+            return None if v is None else round(float(v), n)
+
+        return {
+            "box": [round(float(v), 1) for v in self.face.box],
+            "identity_similarity": r(self.identity_similarity),
+            "identity_similarity_detected": r(self.identity_similarity_detected),
+            "re_identified": bool(self.re_identified),
+            "still_detectable": bool(self.still_detectable),
+            "detection_score": r(self.detection_score),
+            "landmark_drift": r(self.landmark_drift),
+            "age_difference": r(self.age_difference, 1),
+            "same_gender": self.same_gender,
+            "same_emotion": self.same_emotion,
+        }
+
+
+@dataclass
+class ImageAudit:
+    """The audit of one image pair."""
+
+    original: str
+    anonymized: str
+    faces: list[FaceAudit] = field(default_factory=list)
+    ssim_outside: float = 1.0
+    psnr_outside: float = math.inf  # inf when the background is byte-identical
+    outside_fraction: float = 1.0  # share of the image outside the face regions
+    threshold: float = SFACE_THRESHOLD
+
+    def to_dict(self) -> dict:
+        return {
+            "original": self.original,
+            "anonymized": self.anonymized,
+            "threshold": self.threshold,
+            "ssim_outside": round(self.ssim_outside, 6),
+            "psnr_outside": None if math.isinf(self.psnr_outside) else round(self.psnr_outside, 3),
+            "background_identical": math.isinf(self.psnr_outside),
+            "outside_fraction": round(self.outside_fraction, 4),
+            "faces": [f.to_dict() for f in self.faces],
+        }
+
+
+def _iou(a: tuple, b: tuple) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / max(aw * ah + bw * bh - inter, 1e-9)
+
+
+def _best_overlap(face: Face, found: list[Face]) -> Face | None:
+    best = max(found, key=lambda f: _iou(face.box, f.box), default=None)
+    return best if best is not None and _iou(face.box, best.box) >= MATCH_IOU else None
+
+
+def _drift(original: Face, found: Face) -> float:
+    iod = float(np.linalg.norm(original.landmarks[0] - original.landmarks[1]))
+    shift = np.linalg.norm(original.landmarks - found.landmarks, axis=1).mean()
+    return float(shift / max(iod, 1e-6))
+
+
+def outside_mask(shape: tuple[int, ...], faces: list[Face], mask_scale: float) -> np.ndarray:
+    """True outside every enlarged face box, shrunk by the SSIM window so that no window
+    reaching into a face region is counted."""
+    h, w = shape[:2]
+    mask = np.ones((h, w), bool)
+    pad = SSIM_WINDOW // 2 + 1
+    for f in faces:
+        x, y, bw, bh = f.box
+        cx, cy = x + bw / 2, y + bh / 2
+        # The ellipse of a rolled face can reach past the scaled box; take its diagonal.
+        half = max(bw, bh) * mask_scale / 2 * math.sqrt(2) + pad
+        mask[
+            max(0, int(cy - half)) : int(cy + half) + 1, max(0, int(cx - half)) : int(cx + half) + 1
+        ] = False
+    return mask
+
+
+def background_fidelity(
+    original: np.ndarray, anonymized: np.ndarray, faces: list[Face], mask_scale: float = 1.3
+) -> tuple[float, float, float]:
+    """(SSIM, PSNR in dB, outside fraction) over the pixels outside the enlarged face regions.
+
+    PSNR is inf when those pixels are byte-identical; SSIM is 1 then.
+    """
+    a, b = to_rgb8(original), to_rgb8(anonymized)
+    mask = outside_mask(a.shape, faces, mask_scale)
+    if not mask.any():
+        return 1.0, math.inf, 0.0
+    diff = a[mask].astype(np.float64) - b[mask].astype(np.float64)
+    mse = float(np.mean(diff**2))
+    psnr = math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+    if mse == 0:
+        return 1.0, psnr, float(mask.mean())
+    _, ssim_map = structural_similarity(
+        a, b, channel_axis=2, data_range=255, full=True, win_size=SSIM_WINDOW
+    )
+    ssim = float(ssim_map.mean(axis=2)[mask].mean())
+    return ssim, psnr, float(mask.mean())
+
+
+def audit_pair(
+    original: np.ndarray,
+    anonymized: np.ndarray,
+    *,
+    faces: list[Face] | None = None,
+    threshold: float = SFACE_THRESHOLD,
+    attributes: bool = True,
+    mask_scale: float = 1.3,
+    detect_kwargs: dict | None = None,
+    names: tuple[str, str] = ("<original>", "<anonymized>"),
+) -> ImageAudit:
+    """Audit one image pair (arrays of the same size).
+
+    Parameters
+    ----------
+    faces : the faces of the original; detected when None.
+    threshold : SFace cosine at or above which a face counts as re-identified.
+    attributes : also compare age, gender and emotion (slower).
+    mask_scale : enlargement of the face boxes excluded from the background metrics.
+    """
+    if original.shape[:2] != anonymized.shape[:2]:
+        raise InputError(
+            f"{names[1]}: size {anonymized.shape[1]}x{anonymized.shape[0]} differs from the "
+            f"original's {original.shape[1]}x{original.shape[0]}"
+        )
+    kwargs = detect_kwargs or {}
+    faces = detect(original, **kwargs) if faces is None else faces
+    found = detect(anonymized, **kwargs) if faces else []
+    sims = embed_faces(anonymized, faces)
+    refs = embed_faces(original, faces)
+    matches = [_best_overlap(f, found) for f in faces]
+    detected = [m for m in matches if m is not None]
+    det_sims = iter(embed_faces(anonymized, detected))
+    audits = []
+    for face, ref, sim_vec, match in zip(faces, refs, sims, matches, strict=True):
+        sim = cosine(ref, sim_vec)
+        det_sim = cosine(ref, next(det_sims)) if match is not None else None
+        audits.append(
+            FaceAudit(
+                face=face,
+                identity_similarity=sim,
+                identity_similarity_detected=det_sim,
+                re_identified=max(sim, det_sim if det_sim is not None else -1.0) >= threshold,
+                still_detectable=match is not None,
+                detection_score=match.score if match is not None else None,
+                landmark_drift=_drift(face, match) if match is not None else None,
+            )
+        )
+    if attributes and faces:
+        _compare_attributes(original, anonymized, audits)
+    ssim, psnr, frac = background_fidelity(original, anonymized, faces, mask_scale)
+    return ImageAudit(names[0], names[1], audits, ssim, psnr, frac, threshold)
+
+
+def _compare_attributes(original: np.ndarray, anonymized: np.ndarray, audits: list[FaceAudit]):
+    from faceveil.analysis.attributes import analyze_faces  # onnxruntime/litert: load on use
+
+    faces = [a.face for a in audits]
+    before = analyze_faces(original, faces, mesh=False)
+    after = analyze_faces(anonymized, faces, mesh=False)
+    for audit, a, b in zip(audits, before, after, strict=True):
+        audit.age_difference = abs(a.age - b.age)
+        audit.same_gender = a.gender == b.gender
+        audit.same_emotion = a.emotion == b.emotion
