@@ -100,17 +100,31 @@ def test_cli_writes_json_and_html_and_exits_nonzero_on_failures(tmp_path, astron
     faceveil.write_image(tmp_path / "b.png", faceveil.anonymize(astronaut, "solid").image)
     faceveil.write_image(tmp_path / "c.png", astronaut[:200])
     ok = subprocess.run(
-        [*CLI, "audit", tmp_path / "a.png", tmp_path / "b.png", "--no-attributes", "-q",
-         "--json", tmp_path / "r.json", "--html", tmp_path / "r.html"],
-        capture_output=True, text=True,
+        [
+            *CLI,
+            "audit",
+            tmp_path / "a.png",
+            tmp_path / "b.png",
+            "--no-attributes",
+            "-q",
+            "--json",
+            tmp_path / "r.json",
+            "--html",
+            tmp_path / "r.html",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert ok.returncode == 0, ok.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     face = report["items"][0]["faces"][0]
     assert face["re_identified"] is False and face["still_detectable"] is False
     assert (tmp_path / "r.html").read_text().startswith("<!doctype html>")
-    bad = subprocess.run([*CLI, "audit", tmp_path / "a.png", tmp_path / "c.png",
-                          "--no-attributes", "-q"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [*CLI, "audit", tmp_path / "a.png", tmp_path / "c.png", "--no-attributes", "-q"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1
     assert "differs" in bad.stderr and "Traceback" not in bad.stderr
     blank = tmp_path / "blank.png"

@@ -199,8 +199,8 @@ def _compare_attributes(original: np.ndarray, anonymized: np.ndarray, audits: li
     from faceveil.analysis.attributes import analyze_faces  # onnxruntime/litert: load on use
 
     faces = [a.face for a in audits]
-    before = analyze_faces(original, faces, mesh=False)
-    after = analyze_faces(anonymized, faces, mesh=False)
+    before = analyze_faces(original, faces, mesh=False, align="landmarks")
+    after = analyze_faces(anonymized, faces, mesh=False, align="landmarks")
     for audit, a, b in zip(audits, before, after, strict=True):
         audit.age_difference = abs(a.age - b.age)
         audit.same_gender = a.gender == b.gender

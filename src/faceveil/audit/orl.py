@@ -62,8 +62,14 @@ def orl_protocol(
         start = time.perf_counter()
         anon = anonymizer(img, [face])
         seconds.append(time.perf_counter() - start)
-        item = audit_pair(img, anon, faces=[face], threshold=threshold, attributes=attributes,
-                          detect_kwargs={"small_faces": False})
+        item = audit_pair(
+            img,
+            anon,
+            faces=[face],
+            threshold=threshold,
+            attributes=attributes,
+            detect_kwargs={"small_faces": False},
+        )
         fa = item.faces[0]
         detected += fa.still_detectable
         if attributes:

