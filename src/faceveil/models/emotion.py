@@ -10,16 +10,12 @@ turns it upright along the eye line.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
-import sys
-import threading
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from faceveil.models.litert import LiteRTNet
 from faceveil.models.weights import weight_path
 
 # fer's class order (fer.FER._get_labels).
@@ -28,35 +24,6 @@ INPUT_SIZE = 64
 _HAAR_SIDE = 2.28  # Haar box side / mean(inter-ocular, eye-to-mouth distance)
 _HAAR_DROP = 0.256  # Haar box centre below the eye midpoint, same unit
 _MARGIN = 0.075  # fer's 10 px offsets, relative to a typical 130 px Haar box
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Send file descriptor 2 to /dev/null: LiteRT's C++ core prints an INFO line when it
-    creates its XNNPACK delegate, and no setting turns that off."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def litert_interpreter(model_path: str | Path, *, num_threads: int = 1):
-    """A LiteRT interpreter with tensors allocated, created without the INFO line.
-
-    One thread is the default: on 2 cores, XNNPACK ran these small networks faster with one
-    thread than with two.
-    """
-    from ai_edge_litert.interpreter import Interpreter
-
-    with _stderr_silenced():
-        interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
-        interpreter.allocate_tensors()
-    return interpreter
 
 
 def crop_transform(landmarks: np.ndarray) -> np.ndarray:
@@ -99,26 +66,9 @@ def emotion_crops(gray: np.ndarray, landmarks: list[np.ndarray]) -> np.ndarray:
     )
 
 
-class EmotionNet:
+class EmotionNet(LiteRTNet):
     """Callable wrapper: (N, 64, 64) uint8 grayscale crops in, (N, 7) probabilities out
-    (columns in :data:`EMOTIONS` order). The batch dimension is resized to N for each call."""
-
-    def __init__(self, model_path: str | Path, *, num_threads: int = 1):
-        self.model_path = str(model_path)
-        self.num_threads = num_threads
-        self._interpreter = None
-        self._batch = 0
-        self._lock = threading.Lock()
-
-    def prepare(self) -> EmotionNet:
-        """Load the interpreter (once)."""
-        with self._lock:
-            if self._interpreter is None:
-                self._interpreter = litert_interpreter(
-                    self.model_path, num_threads=self.num_threads
-                )
-                self._batch = 1
-        return self
+    (columns in :data:`EMOTIONS` order)."""
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         if crops.ndim != 3 or crops.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
@@ -126,17 +76,7 @@ class EmotionNet:
         if len(crops) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         x = (crops.astype(np.float32) / 255.0 - 0.5) * 2.0
-        self.prepare()
-        with self._lock:
-            it = self._interpreter
-            inp, out = it.get_input_details()[0], it.get_output_details()[0]
-            if self._batch != len(x):
-                it.resize_tensor_input(inp["index"], [len(x), INPUT_SIZE, INPUT_SIZE, 1])
-                it.allocate_tensors()
-                self._batch = len(x)
-            it.set_tensor(inp["index"], x[..., None])
-            it.invoke()
-            probs = it.get_tensor(out["index"]).copy()
+        probs = self.run(x[..., None])[0]
         return probs / probs.sum(axis=1, keepdims=True)
 
 

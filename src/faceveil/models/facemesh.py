@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from faceveil.models.emotion import litert_interpreter
+from faceveil.models.litert import LiteRTNet
 from faceveil.models.weights import weight_path
 
 INPUT_SIZE = 192
@@ -69,27 +67,9 @@ def mesh_inputs(rgb: np.ndarray, rois: list[np.ndarray]) -> np.ndarray:
     )
 
 
-class FaceMeshNet:
+class FaceMeshNet(LiteRTNet):
     """Callable wrapper: (N, 192, 192, 3) uint8 RGB crops in; (N, 468, 3) points in tensor
-    pixels and (N,) face presence scores in [0, 1] out. The batch dimension is resized to N
-    for each call."""
-
-    def __init__(self, model_path: str | Path, *, num_threads: int = 1):
-        self.model_path = str(model_path)
-        self.num_threads = num_threads
-        self._interpreter = None
-        self._batch = 0
-        self._lock = threading.Lock()
-
-    def prepare(self) -> FaceMeshNet:
-        """Load the interpreter (once)."""
-        with self._lock:
-            if self._interpreter is None:
-                self._interpreter = litert_interpreter(
-                    self.model_path, num_threads=self.num_threads
-                )
-                self._batch = 1
-        return self
+    pixels and (N,) face presence scores in [0, 1] out."""
 
     def __call__(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if crops.ndim != 4 or crops.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
@@ -97,18 +77,7 @@ class FaceMeshNet:
         n = len(crops)
         if n == 0:
             return np.zeros((0, NUM_POINTS, 3), np.float32), np.zeros(0, np.float32)
-        x = crops.astype(np.float32) / 255.0
-        self.prepare()
-        with self._lock:
-            it = self._interpreter
-            inp = it.get_input_details()[0]
-            if self._batch != n:
-                it.resize_tensor_input(inp["index"], [n, INPUT_SIZE, INPUT_SIZE, 3])
-                it.allocate_tensors()
-                self._batch = n
-            it.set_tensor(inp["index"], x)
-            it.invoke()
-            outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+        outs = self.run(crops.astype(np.float32) / 255.0)
         # Identify the outputs by size, not order: the points (1404 values) and the face flag.
         points = next(o for o in outs if o.size == n * NUM_POINTS * 3)
         flag = next(o for o in outs if o.size == n)
