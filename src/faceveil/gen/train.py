@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -211,7 +212,9 @@ def _batches(n: int, batch: int, rng: torch.Generator) -> list[torch.Tensor]:
 
 def _load_checkpoint(path: Path) -> dict:
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickles; we refuse them
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise InputError(f"{path.parent}: no {CHECKPOINT_FILE} to resume from") from None
     except Exception as exc:  # a pickle that would run code, or a corrupt file: refuse
