@@ -60,6 +60,7 @@ def test_shipped_generator_scores_are_in_range_and_repeatable(reference):
     assert again.frechet_distance == pytest.approx(m.frechet_distance)
 
 
+@pytest.mark.slow
 def test_cli_evaluate_generator(reference):
     proc = subprocess.run(
         [*CLI, "evaluate-generator", "dcgan64", "--n", "12", "--reference", reference, "--json"],

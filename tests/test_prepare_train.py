@@ -18,6 +18,7 @@ from conftest import exif_of, gps_of, jpeg_with_exif
 from faceveil.detect import detect
 from faceveil.errors import InputError, OutputError
 from faceveil.gen import get_generator, list_generators
+from faceveil.gen.encoder import encode, load_encoder
 from faceveil.gen.prepare import prepare_dataset
 from faceveil.gen.train import train
 from faceveil.io.images import write_image
@@ -189,10 +190,11 @@ def test_resume_gives_the_same_weights_as_training_straight_through(dataset, tmp
     strip = [{k: v for k, v in e.items() if k != "seconds"} for e in straight.log]
     assert strip == [{k: v for k, v in e.items() if k != "seconds"} for e in resumed.log]
 
-    vae = train(out, tmp_path / "vae", arch="vae", epochs=1, **TINY_KW)
+    vae = train(out, tmp_path / "vae", arch="vae", epochs=1, encoder_steps=2, **TINY_KW)
     assert set(vae.log[0]) >= {"recon", "kl", "loss"}
     g = get_generator(tmp_path / "vae")
     assert g.info.arch == "vae" and g.sample(3).shape == (3, 32, 32, 3)
+    assert encode(load_encoder(g), g.sample(2)).shape == (2, 16)
     get_generator.cache_clear()
 
 

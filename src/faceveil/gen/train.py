@@ -250,7 +250,7 @@ def _write_json(path: Path, data) -> None:
 
 def plot_losses(log: list[dict], keys: list[str], path: Path) -> None:
     """Loss curves per epoch, drawn with OpenCV (no plotting library needed)."""
-    w, h, left, right, top, bottom = 640, 360, 60, 20, 20, 40
+    w, h, left, right, top, bottom = 640, 360, 70, 20, 20, 40
     img = np.full((h, w, 3), 255, np.uint8)
     values = np.array([[e[k] for k in keys] for e in log], np.float64)
     lo, hi = float(values.min()), float(values.max())
@@ -272,7 +272,7 @@ def plot_losses(log: list[dict], keys: list[str], path: Path) -> None:
         colour = colours[j % len(colours)]
         pts = np.array([xy(i, v) for i, v in enumerate(values[:, j])], np.int32)
         cv2.polylines(img, [pts], False, colour, 2, cv2.LINE_AA)
-        cv2.putText(img, key, (left + 10 + 90 * j, top + 16), font, 0.5, colour, 1, cv2.LINE_AA)
+        cv2.putText(img, key, (left + 90 + 90 * j, h - 15), font, 0.5, colour, 1, cv2.LINE_AA)
     write_image(path, img)
 
 
@@ -370,7 +370,7 @@ def train(
         rng = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         sums: dict[str, float] = {}
         batches = _batches(len(data), cfg.batch, rng)
-        for idx in batches:
+        for done, idx in enumerate(batches, 1):
             real = torch.stack([data[int(i)] for i in idx])
             flip = torch.rand(len(idx), generator=rng) < 0.5
             real[flip] = real[flip].flip(-1)
@@ -378,7 +378,7 @@ def train(
             for k, v in step(real, rng).items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.update(1)
-            bar.set_postfix({k: f"{v / len(batches):.3f}" for k, v in sums.items()}, refresh=False)
+            bar.set_postfix({k: f"{v / done:.3f}" for k, v in sums.items()}, refresh=False)
         entry = {"epoch": epoch, **{k: round(v / len(batches), 5) for k, v in sums.items()}}
         entry["seconds"] = round(time.perf_counter() - began, 3)
         log.append(entry)
