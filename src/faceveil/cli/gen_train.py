@@ -87,21 +87,21 @@ def prepare_cmd(
 def train_cmd(
     dataset_dir: Annotated[Path, typer.Argument(help="Dataset folder (from `prepare`).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model folder.")],
-    arch: Annotated[str | None, typer.Option(help="dcgan or vae [default: dcgan].")] = None,
-    res: Annotated[int | None, typer.Option(help="32, 64 or 128 px [default: 64].")] = None,
+    arch: Annotated[str | None, typer.Option(help="dcgan or vae (default dcgan).")] = None,
+    res: Annotated[int | None, typer.Option(help="32, 64 or 128 px (default 64).")] = None,
     epochs: Annotated[
-        int | None, typer.Option(help="Total epochs, resumed ones included [default: 25].")
+        int | None, typer.Option(help="Total epochs, resumed ones included (default 25).")
     ] = None,
-    batch: Annotated[int | None, typer.Option(help="Batch size [default: 64].")] = None,
+    batch: Annotated[int | None, typer.Option(help="Batch size (default 64).")] = None,
     lr: Annotated[
-        float | None, typer.Option(help="Adam learning rate [default: dcgan 2e-4, vae 1e-3].")
+        float | None, typer.Option(help="Adam learning rate (default dcgan 2e-4, vae 1e-3).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of all randomness [default: 0].")] = None,
-    latent_dim: Annotated[int | None, typer.Option(help="Latent size [default: 100].")] = None,
-    width: Annotated[int | None, typer.Option(help="Network width ngf/ndf [default: 64].")] = None,
-    kl_beta: Annotated[float | None, typer.Option(help="VAE: weight of the KL term [1].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of all randomness (default 0).")] = None,
+    latent_dim: Annotated[int | None, typer.Option(help="Latent size (default 100).")] = None,
+    width: Annotated[int | None, typer.Option(help="Network width ngf/ndf (default 64).")] = None,
+    kl_beta: Annotated[float | None, typer.Option(help="VAE: KL weight (default 1).")] = None,
     name: Annotated[
-        str | None, typer.Option(help="Registry name [default: the model folder's name].")
+        str | None, typer.Option(help="Registry name (default the model folder's name).")
     ] = None,
     licence: Annotated[
         str | None, typer.Option(help="Licence of the weights, i.e. of your training images.")
