@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -136,7 +137,9 @@ def load_state_dict(info: GeneratorInfo, file: str | None = None) -> dict:
         if Path(ref).is_absolute() or ".." in Path(ref).parts:
             raise InputError(f"{info.name}: weights must be a file inside the model directory")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickles before refusing them
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise InputError(f"{info.name}: missing weights file {path}") from None
     except Exception as exc:  # unpickling refused or a corrupt file: one line
