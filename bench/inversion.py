@@ -11,6 +11,10 @@ as not re-identified) and the seconds per face, everything included (detection, 
 inversion, scoring). One thread, so the numbers hold on a busy machine. Results also go to
 bench/out/inversion.json.
 
+``--mix`` instead compares straight-line and spherical (slerp) midpoints of 50 pairs of
+sample latents: the midpoint's norm against sqrt(latent_dim), whether YuNet finds a face in
+it, and its SFace similarity to each end.
+
 Note that the identity term of the optimisation uses SFace itself, so the identity columns of
 the optimising paths measure what the loss optimised; SSIM is independent of it.
 """
@@ -24,9 +28,11 @@ from pathlib import Path
 import numpy as np
 import skimage.data
 import torch
+from skimage.metrics import structural_similarity
 
 from faceveil.analysis.identity import SFACE_THRESHOLD
-from faceveil.gen.invert import invert
+from faceveil.gen.invert import identity_similarity, invert
+from faceveil.gen.mix import slerp
 from faceveil.gen.registry import get_generator
 from faceveil.io.orl import load_orl
 
@@ -58,6 +64,44 @@ def summarise(results) -> dict:
     }
 
 
+def midpoints(generator, pairs: int = 50) -> dict:
+    """Straight-line against spherical midpoints of sample latents."""
+    za = generator.sample_latents(pairs, seed=HELD_OUT_SEED)
+    zb = generator.sample_latents(pairs, seed=HELD_OUT_SEED + 1)
+    ends_a, ends_b = generator.decode(za), generator.decode(zb)
+    mean_face = generator.decode(np.zeros(generator.latent_dim, np.float32))
+    rows = {}
+    for name, mids in (
+        ("ends (for reference)", np.concatenate([za, zb])),
+        ("linear", (za + zb) / 2),
+        ("slerp", np.stack([slerp(a, b, 0.5) for a, b in zip(za, zb, strict=True)])),
+    ):
+        faces = generator.decode(mids)
+        to_mean = [structural_similarity(f, mean_face, channel_axis=2) for f in faces]
+        faces = faces[:pairs]
+        sims = [
+            (identity_similarity(f, a), identity_similarity(f, b))
+            for f, a, b in zip(faces, ends_a, ends_b, strict=True)
+        ]
+        found = [s for s in sims if None not in s]
+        rows[name] = {
+            "norm": float(np.mean(np.linalg.norm(mids, axis=1)) / np.sqrt(generator.latent_dim)),
+            "face_found": len(found) / pairs,
+            "similarity_to_ends": float(np.mean(found)) if found else None,
+            "ssim_to_mean_face": float(np.mean(to_mean)),
+        }
+    rows["ends (for reference)"]["similarity_to_ends"] = None
+    print("| latent | norm / sqrt(d) | face detected | SFace to A and B | SSIM to mean face |")
+    print("|---|---|---|---|---|")
+    for name, r in rows.items():
+        sim = r["similarity_to_ends"]
+        print(
+            f"| {name} | {r['norm']:.2f} | {100 * r['face_found']:.0f} % | "
+            f"{'-' if sim is None else f'{sim:.3f}'} | {r['ssim_to_mean_face']:.3f} |"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=50)
@@ -65,10 +109,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--restarts", type=int, default=4)
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
+    parser.add_argument("--mix", action="store_true", help="compare midpoints instead")
     parser.add_argument("--out", default="bench/out/inversion.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
     generator = get_generator("dcgan64")
+    if args.mix:
+        out = Path(args.out).with_name("mixing.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(midpoints(generator), indent=2) + "\n")
+        print(f"\n-> {out}")
+        return
     invert(generator, skimage.data.astronaut(), method="encoder")  # load models before timing
     rows = []
     for set_name, (images, aligned) in inputs(generator, args.samples, args.orl).items():
