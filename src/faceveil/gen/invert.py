@@ -34,6 +34,7 @@ from faceveil.errors import InputError
 from faceveil.gen.align import align_face, largest_face
 from faceveil.gen.base import Generator, to_tensor
 from faceveil.gen.encoder import encode, load_encoder
+from faceveil.gen.sface_torch import IdentityEmbedder
 from faceveil.io.images import read_image, to_rgb8
 
 METHODS = ("auto", "encoder", "optimize", "encoder+optimize")
@@ -143,19 +144,18 @@ def optimize_latent(
     target: np.ndarray,
     starts: np.ndarray,
     steps: int,
-    *,
-    identity: bool = True,
 ) -> np.ndarray:
     """Adam over z from `starts` (R, d); returns the best latent (d,) float32.
 
     The first ``SEARCH_SHARE`` of `steps` optimise every start on pixels and the prior; the
-    rest refine the lowest-loss start with the identity term added (when `identity` and the
-    generator has a landmark template to align SFace's input with).
+    rest refine the lowest-loss start with the identity term added. A generator without a
+    landmark template (to align SFace's input with) spends every step on the search.
     """
     dev = generator.device
     t = to_tensor(target[None], dev)
     z = torch.from_numpy(np.asarray(starts, np.float32)).to(dev).requires_grad_(True)
-    search = round(steps * SEARCH_SHARE) if identity else steps
+    template = generator.landmark_template
+    search = steps if template is None else round(steps * SEARCH_SHARE)
     opt = torch.optim.Adam([z], lr=LEARNING_RATE)
     for _ in range(search):
         loss, _ = _loss(generator, z, t)
@@ -165,10 +165,7 @@ def optimize_latent(
     with torch.no_grad():
         loss, _ = _loss(generator, z, t)
     z = z.detach()[loss.argmin()][None].clone()
-    template = generator.landmark_template
-    if steps > search and template is not None:
-        from faceveil.gen.sface_torch import IdentityEmbedder  # builds SFace: load on use
-
+    if steps > search:
         embed = IdentityEmbedder(template, generator.resolution, dev)
         with torch.no_grad():
             target_id = embed(t)
