@@ -3,8 +3,9 @@
     .venv/bin/python scripts/train_encoder.py --model dcgan64 --steps 2000 \\
         --out src/faceveil/data/generators/dcgan64/encoder.pt
 
-Runs on the CPU (or CUDA when there is one) with one thread by default; seeded, so a rerun on
-the same machine gives the same weights. Prints the losses and, at the end, how well the
+Runs on the CPU (or CUDA when there is one) with one thread by default: the shipped dcgan64
+encoder took 2000 steps in 12 minutes on one core. Seeded, so a rerun on the same machine and
+thread count gives the same weights. Prints the losses and, at the end, how well the
 encoder alone inverts held-out samples (mean SSIM of their reconstructions).
 """
 

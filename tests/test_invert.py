@@ -147,7 +147,9 @@ def tiny_generator(tmp_path):
 def test_encoder_training_is_seeded_and_round_trips(tiny_generator, tmp_path):
     assert load_encoder(tiny_generator) is None
     kw = {"batch": 8, "recon_batch": 4, "nef": 8}
+    rng_state = torch.get_rng_state()
     a = train_encoder(tiny_generator, 3, seed=5, **kw)
+    assert torch.equal(torch.get_rng_state(), rng_state)  # the caller's RNG is left alone
     b = train_encoder(tiny_generator, 3, seed=5, **kw)
     c = train_encoder(tiny_generator, 3, seed=6, **kw)
     sa, sb, sc = (m.state_dict() for m in (a, b, c))

@@ -105,8 +105,10 @@ def train_encoder(
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     dev = generator.device
-    torch.manual_seed(seed)
-    encoder = build_encoder(generator, nef).to(dev).train()
+    with torch.random.fork_rng(devices=[]):  # seeded weights; the global RNG is left alone
+        torch.manual_seed(seed)
+        encoder = build_encoder(generator, nef)
+    encoder = encoder.to(dev).train()
     rng = torch.Generator("cpu").manual_seed(seed)
     opt = torch.optim.Adam(encoder.parameters(), lr=lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.LambdaLR(
