@@ -82,7 +82,7 @@ def mix_cmd(
     image_b: Annotated[Path, typer.Argument(help="Second photo (alpha 1).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output image.")],
     alpha: Annotated[
-        float | None, typer.Option(help="0 = A, 1 = B [default: 0.5]; one face.")
+        float | None, typer.Option(help="One face, this far from A (0) to B (1); default 0.5.")
     ] = None,
     strip: Annotated[
         int | None, typer.Option(help="Instead: this many faces from A to B, left to right.")
