@@ -1,0 +1,75 @@
+"""`faceveil edit`: invert a photo's face, move it along latent directions, decode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from faceveil.cli.common import app, fail
+from faceveil.cli.gen_mix import Method, Model, Restarts, Seed, Size, Steps, _check, _quality
+from faceveil.gen.directions import edit, load_directions
+from faceveil.gen.invert import invert
+from faceveil.gen.registry import get_generator
+from faceveil.gen.upsample import grid, upsample
+from faceveil.io.images import write_image
+
+
+def parse_changes(text: str) -> dict[str, float]:
+    """``"age=+2,smile=-1"`` -> ``{"age": 2.0, "smile": -1.0}``; ValueError on bad syntax."""
+    changes: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"expected NAME=AMOUNT, got {part!r}")
+        try:
+            changes[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"amount of {name.strip()!r} is not a number: {value!r}") from None
+    if not changes:
+        raise ValueError("nothing to change")
+    return changes
+
+
+@app.command("edit")
+def edit_cmd(
+    image: Annotated[Path, typer.Argument(help="Photo; its largest face is edited.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output image.")],
+    changes: Annotated[
+        str,
+        typer.Option(
+            "--set",
+            help="Directions and amounts in z units, e.g. age=+2,smile=-1 "
+            "(age, gender: + is more female, smile, pc0.., dim_0..).",
+        ),
+    ],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Raw attribute directions, not orthogonalised.")
+    ] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Write the reconstruction and the edit side by side.")
+    ] = False,
+    model: Annotated[str | None, Model] = None,
+    size: Annotated[int, Size] = 256,
+    method: Annotated[str, Method] = "auto",
+    steps: Annotated[int, Steps] = 200,
+    restarts: Annotated[int, Restarts] = 4,
+    seed: Annotated[int, Seed] = 0,
+) -> None:
+    """Edit a photo's face with the latent sliders: invert it, move it, decode it."""
+    _check(output, [image], size, method, steps, restarts)
+    try:
+        amounts = parse_changes(changes)
+    except ValueError as exc:
+        fail(f"--set: {exc}", 2)
+    generator = get_generator(model)
+    directions = load_directions(generator)
+    for name in amounts:
+        directions.vector(name)  # unknown names fail here, before the slow inversion
+    result = invert(generator, image, method=method, steps=steps, restarts=restarts, seed=seed)
+    moved = generator.decode(edit(result.z, amounts, generator, orthogonal=not raw))
+    faces = np.stack([result.reconstruction, moved] if compare else [moved])
+    write_image(output, grid(upsample(faces, size), columns=len(faces)))
+    typer.echo(f"{image}: {_quality(result)}; {changes} -> {output}")
