@@ -15,7 +15,7 @@ from faceveil.gen import get_generator
 from faceveil.gen.directions import ATTRIBUTES, Directions, edit, label_samples, load_directions
 from faceveil.io.images import write_image
 
-CLI = [sys.executable, "-c", "import faceveil.cli.gen_edit; from faceveil.cli import main; main()"]
+CLI = [sys.executable, "-m", "faceveil.cli"]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from faceveil.gen import get_generator
 from faceveil.gen.evaluate import evaluate_generator, frechet_distance, mean_pairwise_distance
 from faceveil.io.images import write_image
 
-CLI = [sys.executable, "-c", "import faceveil.cli.gen_train; from faceveil.cli import main; main()"]
+CLI = [sys.executable, "-m", "faceveil.cli"]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from faceveil.gen.nets import DCGANGenerator
 from faceveil.gen.synthesis import generate
 from faceveil.gen.upsample import grid, upsample
 
-CLI = [sys.executable, "-c", "import faceveil.cli.generate; from faceveil.cli import main; main()"]
+CLI = [sys.executable, "-m", "faceveil.cli"]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from faceveil.gen.prepare import prepare_dataset
 from faceveil.gen.train import train
 from faceveil.io.images import write_image
 
-CLI = [sys.executable, "-c", "import faceveil.cli.gen_train; from faceveil.cli import main; main()"]
+CLI = [sys.executable, "-m", "faceveil.cli"]
 ANGLES = (-20, 0, 20)
 TINY = ["--res", "32", "--width", "8", "--latent-dim", "16", "--batch", "8"]
 TINY_KW = {"res": 32, "width": 8, "latent_dim": 16, "batch": 8, "template_samples": 16}

@@ -5,6 +5,7 @@
 >>> out, report = faceveil.anonymize("photo.jpg", "pixelate")  # doctest: +SKIP
 >>> faceveil.verify("a.jpg", "b.jpg").same_person              # doctest: +SKIP
 >>> faceveil.audit("photo.jpg", "photo.blurred.jpg").summary()  # doctest: +SKIP
+>>> faces = faceveil.generate(16, seed=0, size=256)            # doctest: +SKIP
 """
 
 from faceveil.analysis import (
@@ -34,11 +35,36 @@ from faceveil.io.images import read_image, write_image
 
 __version__ = "0.1.0"
 
+# The generative API imports torch (about a second): load it on first use only.
+_LAZY = {
+    "Generator": "faceveil.gen.base",
+    "GeneratorInfo": "faceveil.gen.base",
+    "get_generator": "faceveil.gen.registry",
+    "list_generators": "faceveil.gen.registry",
+    "edit": "faceveil.gen.directions",
+    "InversionResult": "faceveil.gen.invert",
+    "invert": "faceveil.gen.invert",
+    "mix": "faceveil.gen.mix",
+    "generate": "faceveil.gen.synthesis",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'faceveil' has no attribute {name!r}")
+
+
 __all__ = [
     "EMOTIONS",
     "METHODS",
     "AuditReport",
     "FaceAttributes",
+    "Generator",
+    "GeneratorInfo",
+    "InversionResult",
     "Gallery",
     "Match",
     "VerifyResult",
@@ -59,6 +85,12 @@ __all__ = [
     "anonymize_video",
     "audit",
     "detect",
+    "edit",
+    "generate",
+    "get_generator",
+    "invert",
+    "list_generators",
+    "mix",
     "read_image",
     "verify",
     "write_image",

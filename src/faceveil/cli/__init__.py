@@ -12,7 +12,16 @@ import sys
 import cv2
 import typer
 
-from faceveil.cli import analysis, analyze, anonymize, audit  # noqa: F401  (they register their commands)
+from faceveil.cli import (  # noqa: F401  (they register their commands)
+    analysis,
+    analyze,
+    anonymize,
+    audit,
+    gen_edit,
+    gen_mix,
+    gen_train,
+    generate,
+)
 from faceveil.cli.common import app
 from faceveil.errors import FaceveilError
 

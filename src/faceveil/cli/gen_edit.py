@@ -10,9 +10,6 @@ import typer
 
 from faceveil.cli.common import app, fail
 from faceveil.cli.gen_mix import Method, Model, Restarts, Seed, Size, Steps, _check, _quality
-from faceveil.gen.directions import edit, load_directions
-from faceveil.gen.invert import invert
-from faceveil.gen.registry import get_generator
 from faceveil.gen.upsample import grid, upsample
 from faceveil.io.images import write_image
 
@@ -64,6 +61,10 @@ def edit_cmd(
         amounts = parse_changes(changes)
     except ValueError as exc:
         fail(f"--set: {exc}", 2)
+    from faceveil.gen.directions import edit, load_directions  # torch: load on use
+    from faceveil.gen.invert import invert
+    from faceveil.gen.registry import get_generator
+
     generator = get_generator(model)
     directions = load_directions(generator)
     for name in amounts:

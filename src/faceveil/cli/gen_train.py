@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from faceveil.cli.common import app, fail, write_json
-from faceveil.gen.nets import RESOLUTIONS
-from faceveil.gen.registry import ARCHS, list_generators
+from faceveil.gen.choices import ARCH_NAMES, RESOLUTIONS
 
 Quiet = typer.Option("--quiet", "-q", help="No progress bar.")
 
@@ -129,8 +128,8 @@ def train_cmd(
     """
     from faceveil.gen.train import train
 
-    if arch is not None and arch not in ARCHS:
-        fail(f"--arch must be one of {', '.join(ARCHS)}, got {arch!r}", 2)
+    if arch is not None and arch not in ARCH_NAMES:
+        fail(f"--arch must be one of {', '.join(ARCH_NAMES)}, got {arch!r}", 2)
     if res is not None and res not in RESOLUTIONS:
         fail(f"--res must be one of {', '.join(map(str, RESOLUTIONS))}, got {res}", 2)
     for option, value in (("--epochs", epochs), ("--batch", batch), ("--width", width)):
@@ -214,6 +213,8 @@ def models_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the generators faceveil can use: built in, in the model home, or registered."""
+    from faceveil.gen.registry import list_generators
+
     infos = list_generators(**_tags(tag))
     if as_json:
         typer.echo(json.dumps([{**i.to_dict(), "path": i.path} for i in infos], indent=2))

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from faceveil.cli.common import app, fail
-from faceveil.gen.synthesis import generate
 from faceveil.gen.upsample import RESAMPLERS, grid
 from faceveil.io.images import write_image
 
@@ -47,6 +46,8 @@ def generate_cmd(
         fail(f"--resampler must be one of {', '.join(RESAMPLERS)}, got {resampler!r}", 2)
     if sharpen < 0:
         fail(f"--sharpen must be non-negative, got {sharpen}", 2)
+    from faceveil.gen.synthesis import generate  # torch: load on use
+
     faces = generate(
         n, seed, model=model, truncation=truncation, size=size, sharpen=sharpen, resampler=resampler
     )

@@ -1,15 +1,25 @@
-"""Face generators: one interface (sample, decode, invert), a registry, and the shipped DCGAN."""
+"""Face generators: one interface (sample, decode, invert), a registry, and the shipped DCGAN.
 
-from faceveil.gen.base import Generator, GeneratorInfo, default_device
-from faceveil.gen.dcgan import sample_faces
-from faceveil.gen.registry import get_generator, list_generators, register
+Names load on first use, because they import torch: ``faceveil.gen.upsample`` and the command
+line stay light.
+"""
 
-__all__ = [
-    "Generator",
-    "GeneratorInfo",
-    "default_device",
-    "get_generator",
-    "list_generators",
-    "register",
-    "sample_faces",
-]
+import importlib
+
+_LAZY = {
+    "Generator": "faceveil.gen.base",
+    "GeneratorInfo": "faceveil.gen.base",
+    "default_device": "faceveil.gen.base",
+    "sample_faces": "faceveil.gen.dcgan",
+    "get_generator": "faceveil.gen.registry",
+    "list_generators": "faceveil.gen.registry",
+    "register": "faceveil.gen.registry",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'faceveil.gen' has no attribute {name!r}")

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-RESOLUTIONS = (32, 64, 128)
+from faceveil.gen.choices import RESOLUTIONS
 
 
 def _check_resolution(res: int) -> int:

@@ -24,6 +24,7 @@ import torch
 
 from faceveil.errors import InputError
 from faceveil.gen.base import MODEL_FILE, Generator, GeneratorInfo, default_device
+from faceveil.gen.choices import ARCH_NAMES
 from faceveil.gen.nets import VAE, DCGANGenerator
 from faceveil.models.weights import weight_path
 
@@ -45,6 +46,7 @@ ARCHS: dict[str, Callable[[GeneratorInfo], torch.nn.Module]] = {
     "dcgan": _dcgan,
     "vae": _vae_decoder,
 }
+assert tuple(ARCHS) == ARCH_NAMES
 
 
 def models_home() -> Path:
