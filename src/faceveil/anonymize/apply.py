@@ -8,7 +8,7 @@ import numpy as np
 
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.regions import face_region
-from faceveil.anonymize.registry import get_method
+from faceveil.anonymize.registry import FALLBACK_METHOD, Fallback, get_method
 from faceveil.detect import Face
 
 
@@ -30,8 +30,17 @@ def _blend(roi: np.ndarray, filtered: np.ndarray, alpha: np.ndarray) -> np.ndarr
     return out
 
 
-def apply_to_faces(image: np.ndarray, faces: list[Face], options: AnonymizeOptions) -> np.ndarray:
-    """A copy of `image` with `options.method` applied to each face; the input is unchanged."""
+def apply_to_faces(
+    image: np.ndarray,
+    faces: list[Face],
+    options: AnonymizeOptions,
+    notes: list[str] | None = None,
+) -> np.ndarray:
+    """A copy of `image` with `options.method` applied to each face; the input is unchanged.
+
+    A face the method cannot handle gets the fallback method (blur) instead, never nothing;
+    why goes to `notes`, if given.
+    """
     method = get_method(options.method)
     out = image.copy()
     if not method.composited:  # it draws: on the colour channels only, alpha is kept
@@ -60,5 +69,15 @@ def apply_to_faces(image: np.ndarray, faces: list[Face], options: AnonymizeOptio
             box=(x - region.x0, y - region.y0, w, h),
             landmarks=face.landmarks - np.array([region.x0, region.y0], np.float32),
         )
-        out[ys, xs] = _blend(roi, method.fn(roi, local, options), region.alpha)
+        try:
+            new = method.fn(roi, local, options)
+        except Fallback as why:
+            new = get_method(FALLBACK_METHOD).fn(roi, local, options)
+            if notes is not None:
+                x, y, w, h = (round(v) for v in face.box)
+                notes.append(
+                    f"face at ({x}, {y}, {w}, {h}): {FALLBACK_METHOD} instead of "
+                    f"{options.method} ({why})"
+                )
+        out[ys, xs] = _blend(roi, new, region.alpha)
     return out

@@ -26,6 +26,7 @@ class AnonymizeOptions:
     color : RGB fill for ``solid``, 0-255.
     replace_image : image pasted by ``image`` (path or array); a built-in emoji when None.
     keep_metadata : copy EXIF/ICC (images) and container metadata (video) to the output.
+    seed : seeds the synthetic identities of ``synth``: the same seed, the same output.
     """
 
     method: str = "blur"
@@ -40,6 +41,7 @@ class AnonymizeOptions:
     color: tuple[int, int, int] = (0, 0, 0)
     replace_image: str | Path | np.ndarray | None = None
     keep_metadata: bool = False
+    seed: int = 0
 
     def __post_init__(self) -> None:
         from faceveil.anonymize.regions import SHAPES

@@ -20,6 +20,11 @@ class Method:
 
 
 METHODS: dict[str, Method] = {}
+FALLBACK_METHOD = "blur"
+
+
+class Fallback(Exception):  # noqa: N818  (a signal, not an error: the face is still covered)
+    """Raised by a method that cannot handle a face; the face gets FALLBACK_METHOD instead."""
 
 
 def register(name: str, description: str, *, composited: bool = True):

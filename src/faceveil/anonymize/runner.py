@@ -73,10 +73,16 @@ def anonymize(
     start = time.perf_counter()
     pixels = load_image(image).pixels if not isinstance(image, np.ndarray) else image
     found = _image_faces(pixels, opts) if faces is None else faces
-    out = apply_to_faces(pixels, found, opts)
+    notes: list[str] = []
+    out = apply_to_faces(pixels, found, opts, notes)
     name = str(image) if isinstance(image, str | Path) else "<array>"
     report = FileReport(
-        name, None, method=opts.method, faces=found, seconds=time.perf_counter() - start
+        name,
+        None,
+        method=opts.method,
+        faces=found,
+        seconds=time.perf_counter() - start,
+        warnings=notes,
     )
     return Anonymized(out, report)
 
@@ -85,10 +91,16 @@ def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions) -> Fil
     start = time.perf_counter()
     loaded = load_image(src)
     faces = _image_faces(loaded.pixels, options)
-    out = apply_to_faces(loaded.pixels, faces, options)
+    notes: list[str] = []
+    out = apply_to_faces(loaded.pixels, faces, options, notes)
     write_image(dst, out, metadata=loaded if options.keep_metadata else None)
     return FileReport(
-        str(src), str(dst), method=options.method, faces=faces, seconds=time.perf_counter() - start
+        str(src),
+        str(dst),
+        method=options.method,
+        faces=faces,
+        seconds=time.perf_counter() - start,
+        warnings=notes,
     )
 
 

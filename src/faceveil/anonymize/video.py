@@ -48,12 +48,13 @@ def anonymize_video(
     tracker = FaceTracker(max_gap=max(3, round(float(info.fps) / 2)))
     pending: collections.deque[tuple[int, object, list[Face]]] = collections.deque()
     first_box: dict[int, Face] = {}
+    fallbacks: list[str] = []
     count = 0
 
     def flush(sink: BackgroundSink, keep: int) -> None:
         while len(pending) > keep:
             index, frame, faces = pending.popleft()
-            sink.put(apply_to_faces(frame, faces, options) if faces else frame)
+            sink.put(apply_to_faces(frame, faces, options, fallbacks) if faces else frame)
             if faces:
                 report.frames.append(
                     {
@@ -106,6 +107,10 @@ def anonymize_video(
                 f"{src}: video is truncated (decoded {count} of about {expected} frames)"
             )
     report.frame_count = count
+    if fallbacks:
+        report.warnings.append(
+            f"{len(fallbacks)} face-frame(s) fell back to blur; first: {fallbacks[0]}"
+        )
     report.faces = list(first_box.values())
     report.seconds = time.perf_counter() - start
     return report

@@ -86,6 +86,7 @@ def anonymize_cmd(
             "--json", help="Write a JSON report: faces, boxes, method and seconds per input."
         ),
     ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic identities (synth).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Anonymise every face in the inputs."""
@@ -102,6 +103,7 @@ def anonymize_cmd(
             color=_parse_color(color),
             replace_image=replace_image,
             keep_metadata=keep_metadata,
+            seed=seed,
         )
     except (ValueError, typer.BadParameter) as exc:
         fail(str(exc), 2)
@@ -114,6 +116,8 @@ def anonymize_cmd(
         if rep.status == "ok":
             extra = f", {rep.frame_count} frames" if rep.kind == "video" else ""
             typer.echo(f"{rep.output}  ({rep.face_count} faces{extra}, {rep.seconds:.2f} s)")
+            for note in rep.warnings:
+                typer.echo(f"  note: {note}", err=True)
     if json_report is not None:
         write_json(json_report, batch.to_dict())
     if not batch.files:
