@@ -38,9 +38,9 @@ from faceveil.io.images import to_rgb8
 
 MIN_FACE = 24  # px: smaller faces are blurred instead (too few pixels to fit a face to)
 MAX_TURN = 0.45  # nose offset from the eye midline / inter-ocular distance
-IDENTITY_MARGIN = 0.1  # below the threshold, so re-identification is not a coin toss
+IDENTITY_MARGIN = 0.05  # below the threshold: the same photo, so stricter than any other photo
 CANDIDATES = 6
-MIX_WEIGHTS = (0.5, 0.3, 0.0)  # share of the original's latent, tried in turn
+MIX_WEIGHTS = (0.5, 0.3, 0.0, 0.0)  # share of the original's latent, tried in turn
 TRACK_SMOOTHING = 0.7  # weight of the previous frame's pose latent on a track
 _tracks: OrderedDict = OrderedDict()  # (run, track id) -> (z_new, smoothed z_face)
 
@@ -65,7 +65,7 @@ def face_mask(size: int) -> np.ndarray:
     eyes, mouth = (t[0] + t[1]) / 2, (t[3] + t[4]) / 2
     iod = float(np.linalg.norm(t[1] - t[0]))
     centre = (eyes + mouth) / 2 + (0, 0.15 * iod)
-    axes = (1.05 * iod, 1.45 * iod)
+    axes = (1.1 * iod, 1.55 * iod)
     mask = np.zeros((size, size), np.float32)
     cv2.ellipse(
         mask,
