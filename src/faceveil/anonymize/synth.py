@@ -16,8 +16,10 @@ For each face:
 5. a face that is too small or turned too far to replace, or that fails every try, raises
    :class:`~faceveil.anonymize.registry.Fallback`: the runner blurs it and reports why.
 
-In video, faces on one track keep one new identity and a smoothed pose latent, and no identity
-search runs per frame (only on a track's first frame), so it stays fast and does not flicker.
+In video, faces on one track keep one new identity and a smoothed pose latent; the identity
+search runs on a track's first frame only, and the synthetic face is decoded again every
+``REDRAW_EVERY`` frames and in between only re-warped onto the moving landmarks, so it stays
+fast and does not flicker.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ MAX_TURN = 0.45  # nose offset from the eye midline / inter-ocular distance
 IDENTITY_MARGIN = 0.05  # below the threshold: the same photo, so stricter than any other photo
 CANDIDATES = 6
 MIX_WEIGHTS = (0.5, 0.3, 0.0, 0.0)  # share of the original's latent, tried in turn
-TRACK_SMOOTHING = 0.7  # weight of the previous frame's pose latent on a track
-_tracks: OrderedDict = OrderedDict()  # (run, track id) -> (z_new, smoothed z_face)
+TRACK_SMOOTHING = 0.5  # weight of the previous pose latent on a track
+REDRAW_EVERY = 3  # frames a track's face is re-warped before it is decoded again
+_tracks: OrderedDict = OrderedDict()  # (run, track) -> (z_new, z_face, a, face, frames since)
 
 
 @functools.lru_cache(maxsize=1)
@@ -91,6 +94,12 @@ def _turned_too_far(face: Face) -> bool:
     mid = (lm[0] + lm[1]) / 2
     offset = abs(float(np.dot(lm[2] - mid, across / iod)))
     return offset / iod > MAX_TURN
+
+
+def _gray(face_rgb: np.ndarray, gray: bool) -> np.ndarray:
+    if not gray:
+        return face_rgb
+    return cv2.cvtColor(cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
 
 
 def _latents(seed: int, key: int, n: int, dim: int) -> np.ndarray:
@@ -148,14 +157,16 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
         else zlib.crc32(np.round(np.asarray(face.box) / 4).astype(np.int32).tobytes())
     )
     run = (id(opts), face.track_id)
-    if face.track_id is not None and run in _tracks:  # a known track: no search, smooth pose
-        z_new, z_prev, a = _tracks[run]
-        z_face = TRACK_SMOOTHING * z_prev + (1 - TRACK_SMOOTHING) * z_face
-        _tracks[run] = (z_new, z_face, a)
+    if face.track_id is not None and run in _tracks:  # a known track: no search
+        z_new, z_prev, a, face_rgb, age = _tracks[run]
+        if age >= REDRAW_EVERY:  # re-read pose and expression, smoothed against flicker
+            z_face = TRACK_SMOOTHING * z_prev + (1 - TRACK_SMOOTHING) * z_face
+            face_rgb = _gray(generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new), gray)
+            age = 0
+        else:
+            z_face = z_prev
+        _tracks[run] = (z_new, z_face, a, face_rgb, age + 1)
         _tracks.move_to_end(run)
-        face_rgb = generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new)
-        if gray:
-            face_rgb = cv2.cvtColor(cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
         return _paste(rgb, upsample(face_rgb, size), matrix, size, mask)[0]
     reference = embed_faces(rgb, [face])[0]
     limit = SFACE_THRESHOLD - IDENTITY_MARGIN
@@ -174,10 +185,10 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
                 continue
             error = _coarse_error(crop, big, mask)
             if best is None or error < best[0]:
-                best = (error, out, z)
+                best = (error, out, z, candidate)
         if best is not None:
             if face.track_id is not None:
-                _tracks[run] = (best[2], z_face, a)
+                _tracks[run] = (best[2], z_face, a, best[3], 1)
                 while len(_tracks) > 1024:
                     _tracks.popitem(last=False)
             return best[1]
