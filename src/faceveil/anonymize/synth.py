@@ -53,6 +53,11 @@ def _model():
     from faceveil.gen.encoder import load_encoder
     from faceveil.gen.registry import get_generator
 
+    import torch
+
+    # These small networks run 10-50x slower with two intra-op threads when the video pipeline's
+    # decode/encode threads (or anything else) keep the other core busy: one thread it is.
+    torch.set_num_threads(1)
     generator = get_generator()
     encoder = load_encoder(generator)
     if encoder is None or generator.landmark_template is None:
