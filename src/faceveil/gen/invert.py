@@ -110,7 +110,7 @@ def aligned_target(
     return crop, face, matrix
 
 
-def _crop_embedding(crop: np.ndarray) -> np.ndarray | None:
+def crop_embedding(crop: np.ndarray) -> np.ndarray | None:
     """SFace embedding of the largest face YuNet finds in an aligned crop, or None.
 
     The crop is upscaled and framed in grey: faces that fill a 64 px frame are otherwise
@@ -128,7 +128,7 @@ def _crop_embedding(crop: np.ndarray) -> np.ndarray | None:
 
 def identity_similarity(a: np.ndarray, b: np.ndarray) -> float | None:
     """SFace cosine between the faces in two aligned crops; None if either has no face."""
-    ea, eb = _crop_embedding(a), _crop_embedding(b)
+    ea, eb = crop_embedding(a), crop_embedding(b)
     return None if ea is None or eb is None else cosine(ea, eb)
 
 
