@@ -1,4 +1,4 @@
-"""``synth``: the face is replaced by nobody's, still a face, background untouched, fallback safe."""
+"""``synth``: a face of nobody, still a face, background untouched, fallback safe."""
 
 from __future__ import annotations
 

@@ -50,10 +50,10 @@ _tracks: OrderedDict = OrderedDict()  # (run, track) -> (z_new, z_face, a, face,
 
 @functools.lru_cache(maxsize=1)
 def _model():
+    import torch
+
     from faceveil.gen.encoder import load_encoder
     from faceveil.gen.registry import get_generator
-
-    import torch
 
     # These small networks run 10-50x slower with two intra-op threads when the video pipeline's
     # decode/encode threads (or anything else) keep the other core busy: one thread it is.
@@ -154,8 +154,11 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
     size = int(min(512, max(res, 2 ** np.ceil(np.log2(res * zoom)))))
     matrix = m64 * (size / res)
     mask = face_mask(size)
-    gray = bool(np.abs(rgb[..., 0].astype(np.int16) - rgb[..., 1]).max() < 3)
-    z_face = encode(encoder, cv2.warpAffine(rgb, m64, (res, res), flags=cv2.INTER_AREA))
+    crop64 = cv2.warpAffine(rgb, m64, (res, res), flags=cv2.INTER_AREA)
+    inner = face_mask(res) > 0.5
+    spread = np.abs(crop64.astype(np.int16) - crop64.mean(axis=2, keepdims=True))[inner]
+    gray = bool(spread.mean() < 2.0)  # a grayscale face (on any background) stays grayscale
+    z_face = encode(encoder, crop64)
     key = (
         face.track_id
         if face.track_id is not None
