@@ -23,7 +23,7 @@ from faceveil.gen.invert import invert
 from faceveil.gen.mix import mix, mix_strip, slerp
 from faceveil.gen.nets import DCGANGenerator
 
-CLI = [sys.executable, "-c", "import faceveil.cli.gen_mix; from faceveil.cli import main; main()"]
+CLI = [sys.executable, "-m", "faceveil.cli"]
 HELD_OUT_SEED = 10_000  # the shipped encoder was trained on seed 0's stream
 
 

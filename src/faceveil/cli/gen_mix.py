@@ -11,9 +11,7 @@ import numpy as np
 import typer
 
 from faceveil.cli.common import app, fail
-from faceveil.gen.invert import METHODS, InversionResult, invert
-from faceveil.gen.mix import mix, mix_strip
-from faceveil.gen.registry import get_generator
+from faceveil.gen.choices import INVERT_METHODS as METHODS
 from faceveil.gen.upsample import grid, upsample
 from faceveil.io.images import IMAGE_EXTENSIONS, write_image
 
@@ -39,7 +37,7 @@ def _check(output: Path, inputs: list[Path], size: int, method: str, steps: int,
         fail(f"--steps must be >= 0 and --restarts >= 1, got {steps} and {restarts}", 2)
 
 
-def _quality(result: InversionResult) -> str:
+def _quality(result) -> str:
     sim = result.identity_similarity
     who = "no face found" if sim is None else f"SFace {sim:.2f}"
     if result.same_person:
@@ -66,6 +64,9 @@ def invert_cmd(
 ) -> None:
     """Find the latent of a photo's face and write the face the generator draws from it."""
     _check(output, [image], size, method, steps, restarts)
+    from faceveil.gen.invert import invert  # torch: load on use
+    from faceveil.gen.registry import get_generator
+
     generator = get_generator(model)
     result = invert(generator, image, method=method, steps=steps, restarts=restarts, seed=seed)
     faces = [result.target, result.reconstruction] if compare else [result.reconstruction]
@@ -102,6 +103,10 @@ def mix_cmd(
         fail(f"--alpha must be in [0, 1], got {alpha}", 2)
     if strip is not None and strip < 2:
         fail(f"--strip needs at least 2 faces, got {strip}", 2)
+    from faceveil.gen.invert import invert  # torch: load on use
+    from faceveil.gen.mix import mix, mix_strip
+    from faceveil.gen.registry import get_generator
+
     generator = get_generator(model)
     options = {"method": method, "steps": steps, "restarts": restarts, "seed": seed}
     a, b = (invert(generator, image, **options) for image in (image_a, image_b))

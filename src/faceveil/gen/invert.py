@@ -33,11 +33,12 @@ from faceveil.detect import Face, detect
 from faceveil.errors import InputError
 from faceveil.gen.align import align_face, largest_face
 from faceveil.gen.base import Generator, to_tensor
+from faceveil.gen.choices import INVERT_METHODS
 from faceveil.gen.encoder import encode, load_encoder
 from faceveil.gen.sface_torch import IdentityEmbedder
 from faceveil.io.images import read_image, to_rgb8
 
-METHODS = ("auto", "encoder", "optimize", "encoder+optimize")
+METHODS = INVERT_METHODS
 LEARNING_RATE = 0.05
 PRIOR_WEIGHT = 0.01  # on (|z|^2 / d - 1)^2
 IDENTITY_WEIGHT = 0.3  # on 1 - cosine, against an L1 pixel error in [-1, 1] units
