@@ -47,21 +47,30 @@ class DCGANGenerator(nn.Module):
         return self.main(z.reshape(z.shape[0], -1, 1, 1))
 
 
+def _downsampler(nc: int, width: int, res: int, first_bias: bool) -> tuple[list[nn.Module], int]:
+    """Stride-2 conv stages from res x res down to 4x4, doubling the width; returns the layers
+    and the final width."""
+    steps = _check_resolution(res)
+    layers: list[nn.Module] = [
+        nn.Conv2d(nc, width, 4, 2, 1, bias=first_bias),
+        nn.LeakyReLU(0.2, True),
+    ]
+    for _ in range(steps - 1):
+        layers += [
+            nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(width * 2),
+            nn.LeakyReLU(0.2, True),
+        ]
+        width *= 2
+    return layers, width
+
+
 class DCGANDiscriminator(nn.Module):
     """DCGAN discriminator: (N, 3, res, res) in, one logit per image out."""
 
     def __init__(self, ndf: int = 64, res: int = 64, nc: int = 3):
         super().__init__()
-        steps = _check_resolution(res)
-        layers: list[nn.Module] = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
-        width = ndf
-        for _ in range(steps - 1):
-            layers += [
-                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width * 2),
-                nn.LeakyReLU(0.2, True),
-            ]
-            width *= 2
+        layers, width = _downsampler(nc, ndf, res, first_bias=False)
         layers += [nn.Conv2d(width, 1, 4, 1, 0, bias=False)]
         self.main = nn.Sequential(*layers)
 
@@ -75,16 +84,7 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, out_dim: int, nef: int = 64, res: int = 64, nc: int = 3):
         super().__init__()
-        steps = _check_resolution(res)
-        layers: list[nn.Module] = [nn.Conv2d(nc, nef, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        width = nef
-        for _ in range(steps - 1):
-            layers += [
-                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width * 2),
-                nn.LeakyReLU(0.2, True),
-            ]
-            width *= 2
+        layers, width = _downsampler(nc, nef, res, first_bias=True)
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(width * 16, out_dim)
 
