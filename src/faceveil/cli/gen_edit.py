@@ -10,6 +10,7 @@ import typer
 
 from faceveil.cli.common import app, fail
 from faceveil.cli.gen_mix import Method, Model, Restarts, Seed, Size, Steps, _check, _quality
+from faceveil.errors import InputError
 from faceveil.gen.upsample import grid, upsample
 from faceveil.io.images import write_image
 
@@ -22,11 +23,14 @@ def parse_changes(text: str) -> dict[str, float]:
         if not sep or not name.strip():
             raise ValueError(f"expected NAME=AMOUNT, got {part!r}")
         try:
-            changes[name.strip()] = float(value)
+            amount = float(value)
         except ValueError:
             raise ValueError(f"amount of {name.strip()!r} is not a number: {value!r}") from None
+        if not np.isfinite(amount):
+            raise ValueError(f"amount of {name.strip()!r} must be finite, got {value!r}")
+        changes[name.strip()] = amount
     if not changes:
-        raise ValueError("nothing to change")
+        raise ValueError("nothing to change; expected NAME=AMOUNT[,NAME=AMOUNT...]")
     return changes
 
 
@@ -38,15 +42,24 @@ def edit_cmd(
         str,
         typer.Option(
             "--set",
-            help="Directions and amounts in z units, e.g. age=+2,smile=-1 "
-            "(age, gender: + is more female, smile, pc0.., dim_0..).",
+            help="Directions and amounts in z units (1 = one standard deviation of the latent "
+            "distribution along the direction; +-3 is far), e.g. age=+2,smile=-1. Names: age "
+            "(+ older), gender (+ more female), smile, pc0.. and dim_0...",
         ),
     ],
-    raw: Annotated[
-        bool, typer.Option("--raw", help="Raw attribute directions, not orthogonalised.")
-    ] = False,
+    orthogonal: Annotated[
+        bool,
+        typer.Option(
+            "--orthogonal/--raw",
+            help="Attribute directions with the other attributes projected out (default), or "
+            "the raw ones.",
+        ),
+    ] = True,
     compare: Annotated[
-        bool, typer.Option("--compare", help="Write the reconstruction and the edit side by side.")
+        bool,
+        typer.Option(
+            "--compare", help="Write the reconstruction (before) and the edit side by side."
+        ),
     ] = False,
     model: Annotated[str | None, Model] = None,
     size: Annotated[int, Size] = 256,
@@ -61,16 +74,19 @@ def edit_cmd(
         amounts = parse_changes(changes)
     except ValueError as exc:
         fail(f"--set: {exc}", 2)
-    from faceveil.gen.directions import edit, load_directions  # torch: load on use
+    from faceveil.gen.directions import load_directions  # torch: load on use
     from faceveil.gen.invert import invert
     from faceveil.gen.registry import get_generator
 
     generator = get_generator(model)
     directions = load_directions(generator)
-    for name in amounts:
-        directions.vector(name)  # unknown names fail here, before the slow inversion
+    try:
+        for name in amounts:
+            directions.vector(name)  # unknown names fail here, before the slow inversion
+    except InputError as exc:
+        fail(f"--set: {exc}", 2)
     result = invert(generator, image, method=method, steps=steps, restarts=restarts, seed=seed)
-    moved = generator.decode(edit(result.z, amounts, generator, orthogonal=not raw))
+    moved = generator.decode(directions.edit(result.z, amounts, orthogonal))
     faces = np.stack([result.reconstruction, moved] if compare else [moved])
     write_image(output, grid(upsample(faces, size), columns=len(faces)))
     typer.echo(f"{image}: {_quality(result)}; {changes} -> {output}")
