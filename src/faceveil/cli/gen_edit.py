@@ -44,7 +44,7 @@ def edit_cmd(
             "--set",
             help="Directions and amounts in z units (1 = one standard deviation of the latent "
             "distribution along the direction; +-3 is far), e.g. age=+2,smile=-1. Names: age "
-            "(+ older), gender (+ more female), smile, pc0.. and dim_0...",
+            "(+ older), gender (+ more female), smile, pcN and dim_N.",
         ),
     ],
     orthogonal: Annotated[
