@@ -27,6 +27,11 @@ class AnonymizeOptions:
     replace_image : image pasted by ``image`` (path or array); a built-in emoji when None.
     keep_metadata : copy EXIF/ICC (images) and container metadata (video) to the output.
     seed : seeds the synthetic identities of ``synth``: the same seed, the same output.
+    edit : attribute edits of ``attributes``, e.g. ``"age=+2,gender=flip,smile=-1"``; None
+        for the method's default.
+    k : ``ksame``: each face becomes the average of its k nearest gallery identities.
+    gallery : ``ksame``: a folder of face photos to average instead of the built-in synthetic
+        gallery.
     """
 
     method: str = "blur"
@@ -42,6 +47,9 @@ class AnonymizeOptions:
     replace_image: str | Path | np.ndarray | None = None
     keep_metadata: bool = False
     seed: int = 0
+    edit: str | None = None
+    k: int = 5
+    gallery: str | Path | None = None
 
     def __post_init__(self) -> None:
         from faceveil.anonymize.regions import SHAPES
@@ -65,6 +73,8 @@ class AnonymizeOptions:
             raise ValueError(f"pixel_blocks must be at least 2, got {self.pixel_blocks}")
         if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
             raise ValueError(f"color must be three values in 0..255, got {self.color}")
+        if not 2 <= self.k <= 100:
+            raise ValueError(f"k must be between 2 and 100, got {self.k}")
 
     def detect_kwargs(self, kind: str) -> dict:
         """Keyword arguments of :func:`faceveil.detect` for an ``image`` or a ``video`` frame."""
@@ -87,4 +97,5 @@ class AnonymizeOptions:
         ri = d.pop("replace_image")
         d["replace_image"] = str(ri) if isinstance(ri, str | Path) else None
         d["color"] = list(self.color)
+        d["gallery"] = None if self.gallery is None else str(self.gallery)
         return d

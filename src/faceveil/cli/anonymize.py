@@ -87,6 +87,17 @@ def anonymize_cmd(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic identities (synth).")] = 0,
+    edit: Annotated[
+        str | None,
+        typer.Option(help="Attribute edits of --method attributes, e.g. age=+2,gender=flip."),
+    ] = None,
+    k: Annotated[
+        int, typer.Option("--k", help="ksame: average of the k nearest gallery identities.")
+    ] = 5,
+    gallery: Annotated[
+        Path | None,
+        typer.Option(help="ksame: folder of face photos (default: a synthetic gallery)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Anonymise every face in the inputs."""
@@ -104,11 +115,16 @@ def anonymize_cmd(
             replace_image=replace_image,
             keep_metadata=keep_metadata,
             seed=seed,
+            edit=edit,
+            k=k,
+            gallery=gallery,
         )
     except (ValueError, typer.BadParameter) as exc:
         fail(str(exc), 2)
     if replace_image is not None and not replace_image.is_file():
         fail(f"--replace-image {replace_image}: no such file", 2)
+    if gallery is not None and not gallery.is_dir():
+        fail(f"--gallery {gallery}: no such folder", 2)
     batch = anonymize_paths(
         inputs, output, options=options, overwrite=overwrite, progress=not quiet
     )
