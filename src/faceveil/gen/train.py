@@ -225,6 +225,14 @@ def _load_checkpoint(path: Path) -> dict:
     return ckpt
 
 
+def _checkpoint_arch(model_dir: Path) -> str | None:
+    """The arch a checkpoint was trained with (None without a readable one)."""
+    try:
+        return _load_checkpoint(model_dir / CHECKPOINT_FILE)["config"].get("arch")
+    except InputError:
+        return None
+
+
 def _resume_config(ckpt: dict, options: dict) -> TrainConfig:
     known = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in ckpt["config"].items() if k in known})
@@ -314,6 +322,14 @@ def train(
     """
     model_dir = Path(model_dir)
     options = {k: v for k, v in options.items() if v is not None}
+    if options.get("arch") == "conditional" or (
+        resume and "arch" not in options and _checkpoint_arch(model_dir) == "conditional"
+    ):
+        from faceveil.gen.conditional import train_conditional
+
+        return train_conditional(
+            dataset_dir, model_dir, resume=resume, overwrite=overwrite, progress=progress, **options
+        )
     unknown = set(options) - {f.name for f in fields(TrainConfig)}
     if unknown:
         raise TypeError(f"unknown training options: {', '.join(sorted(unknown))}")
