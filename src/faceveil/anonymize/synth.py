@@ -24,141 +24,55 @@ fast and does not flicker.
 
 from __future__ import annotations
 
-import functools
 import zlib
 from collections import OrderedDict
 
-import cv2
 import numpy as np
 
-from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
-from faceveil.anonymize.blend import match_colour, pyramid_blend
+from faceveil.analysis.identity import embed_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
+from faceveil.anonymize.replace import align, attributes, identity_hidden, model, replacing
 from faceveil.detect import Face
-from faceveil.io.images import to_rgb8
 
-MIN_FACE = 24  # px: smaller faces are blurred instead (too few pixels to fit a face to)
-MAX_TURN = 0.45  # nose offset from the eye midline / inter-ocular distance
-IDENTITY_MARGIN = 0.05  # below the threshold: the same photo, so stricter than any other photo
-CANDIDATES = 6
+CANDIDATES = 12
+ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (grey levels^2)
 MIX_WEIGHTS = (0.5, 0.3, 0.0, 0.0)  # share of the original's latent, tried in turn
 TRACK_SMOOTHING = 0.5  # weight of the previous pose latent on a track
 REDRAW_EVERY = 3  # frames a track's face is re-warped before it is decoded again
 _tracks: OrderedDict = OrderedDict()  # (run, track) -> (z_new, z_face, a, face, frames since)
 
 
-@functools.lru_cache(maxsize=1)
-def _model():
-    import torch
+def _identity_latents(seed: int, key: int, before, dim: int) -> np.ndarray:
+    """Seeded new-identity latents; near the original's age, gender and expression when the
+    generator has labelled latents (faceveil.gen.labelled)."""
+    from faceveil.gen.labelled import load_labelled, nearest_latents
 
-    from faceveil.gen.encoder import load_encoder
-    from faceveil.gen.registry import get_generator
-
-    # These small networks run 10-50x slower with two intra-op threads when the video pipeline's
-    # decode/encode threads (or anything else) keep the other core busy: one thread it is.
-    torch.set_num_threads(1)
-    generator = get_generator()
-    encoder = load_encoder(generator)
-    if encoder is None or generator.landmark_template is None:
-        raise RuntimeError(f"{generator.name} lacks an encoder or a landmark template")
-    return generator, encoder
-
-
-@functools.lru_cache(maxsize=8)
-def face_mask(size: int) -> np.ndarray:
-    """Feathered oval over the template's face, brows to chin, in a (size, size) crop."""
-    generator, _ = _model()
-    t = generator.landmark_template * (size / generator.resolution)
-    eyes, mouth = (t[0] + t[1]) / 2, (t[3] + t[4]) / 2
-    iod = float(np.linalg.norm(t[1] - t[0]))
-    centre = (eyes + mouth) / 2 + (0, 0.15 * iod)
-    axes = (1.1 * iod, 1.55 * iod)
-    mask = np.zeros((size, size), np.float32)
-    cv2.ellipse(
-        mask,
-        (centre * 4).round().astype(int),
-        (np.array(axes) * 4).round().astype(int),
-        0,
-        0,
-        360,
-        1.0,
-        -1,
-        cv2.LINE_AA,
-        2,
-    )
-    return cv2.GaussianBlur(mask, (0, 0), 0.18 * iod)
-
-
-def _turned_too_far(face: Face) -> bool:
-    lm = face.landmarks
-    across = lm[1] - lm[0]
-    iod = float(np.hypot(*across))
-    if iod < 1e-3:
-        return True
-    mid = (lm[0] + lm[1]) / 2
-    offset = abs(float(np.dot(lm[2] - mid, across / iod)))
-    return offset / iod > MAX_TURN
-
-
-def _gray(face_rgb: np.ndarray, gray: bool) -> np.ndarray:
-    if not gray:
-        return face_rgb
-    return cv2.cvtColor(cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-
-
-def _latents(seed: int, key: int, n: int, dim: int) -> np.ndarray:
     rng = np.random.default_rng([seed, key])
-    return rng.standard_normal((n, dim)).astype(np.float32)
+    labelled = load_labelled(model()[0])
+    if labelled is None:
+        return rng.standard_normal((CANDIDATES, dim)).astype(np.float32)
+    female = before.gender_prob if before.gender == "female" else 1 - before.gender_prob
+    return nearest_latents(labelled, before.age, female, before.emotions["happy"], CANDIDATES, rng)
 
 
-def _paste(rgb, face_rgb, matrix, size, mask):
-    """Blend an aligned (size, size) face into `rgb` through the inverse of `matrix`."""
-    h, w = rgb.shape[:2]
-    crop = cv2.warpAffine(
-        rgb, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
-    )
-    new = match_colour(face_rgb, crop, mask)
-    blended = pyramid_blend(crop, new, mask)
-    inverse = cv2.invertAffineTransform(matrix)
-    back = cv2.warpAffine(
-        blended, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    support = cv2.warpAffine((mask > 0.01).astype(np.float32), inverse, (w, h))
-    a = np.clip(support, 0, 1)[..., None]
-    return np.rint(rgb * (1 - a) + back * a).astype(np.uint8), crop
-
-
-def _coarse_error(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    """Difference of heavily blurred luminance inside the mask: pose and light, not detail."""
-    sigma = a.shape[0] / 24
-    ga = cv2.GaussianBlur(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), sigma)
-    gb = cv2.GaussianBlur(cv2.cvtColor(b, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), sigma)
-    return float(((ga - gb) ** 2 * mask).sum() / max(mask.sum(), 1e-6))
+def _attribute_cost(before, after) -> float:
+    """How far the new face's apparent gender, age and expression are from the original's, in
+    the units of :func:`_coarse_error`'s typical spread."""
+    gender = float(before.gender != after.gender)
+    age = abs(before.age - after.age) / 10.0
+    emotion = 0.5 * sum(abs(before.emotions[e] - after.emotions[e]) for e in before.emotions)
+    emotion += float(before.emotion != after.emotion)
+    return ATTRIBUTE_WEIGHT * (2.0 * gender + age + 1.5 * emotion)
 
 
 def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a synthetic face; raises Fallback."""
-    from faceveil.gen.align import align_matrix
     from faceveil.gen.encoder import encode
-    from faceveil.gen.upsample import upsample
 
-    if min(face.box[2], face.box[3]) < MIN_FACE:
-        raise Fallback(f"face of {min(face.box[2:]):.0f} px is under {MIN_FACE} px")
-    if _turned_too_far(face):
-        raise Fallback("face turned too far from the camera")
-    generator, encoder = _model()
-    res = generator.resolution
-    m64 = align_matrix(face.landmarks, generator.landmark_template)
-    zoom = 1.0 / np.sqrt(abs(np.linalg.det(m64[:, :2])))  # image px per crop px
-    size = int(min(512, max(res, 2 ** np.ceil(np.log2(res * zoom)))))
-    matrix = m64 * (size / res)
-    mask = face_mask(size)
-    crop64 = cv2.warpAffine(rgb, m64, (res, res), flags=cv2.INTER_AREA)
-    inner = face_mask(res) > 0.5
-    spread = np.abs(crop64.astype(np.int16) - crop64.mean(axis=2, keepdims=True))[inner]
-    gray = bool(spread.mean() < 2.0)  # a grayscale face (on any background) stays grayscale
-    z_face = encode(encoder, crop64)
+    aligned = align(rgb, face)
+    generator, encoder = model()
+    z_face = encode(encoder, aligned.crop)
     key = (
         face.track_id
         if face.track_id is not None
@@ -169,49 +83,48 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
         z_new, z_prev, a, face_rgb, age = _tracks[run]
         if age >= REDRAW_EVERY:  # re-read pose and expression, smoothed against flicker
             z_face = TRACK_SMOOTHING * z_prev + (1 - TRACK_SMOOTHING) * z_face
-            face_rgb = _gray(generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new), gray)
+            face_rgb = generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new)
             age = 0
         else:
             z_face = z_prev
         _tracks[run] = (z_new, z_face, a, face_rgb, age + 1)
         _tracks.move_to_end(run)
-        return _paste(rgb, upsample(face_rgb, size), matrix, size, mask)[0]
+        return aligned.paste(rgb, face_rgb)
+    before = attributes(rgb, face)
     reference = embed_faces(rgb, [face])[0]
-    limit = SFACE_THRESHOLD - IDENTITY_MARGIN
     for attempt, a in enumerate(MIX_WEIGHTS):
-        z_new = _latents(opts.seed, key * 8 + attempt, CANDIDATES, generator.latent_dim)
-        faces = generator.decode(a * z_face[None] + np.sqrt(1 - a * a) * z_new)
-        best = None
-        for z, candidate in zip(z_new, faces, strict=True):
-            if gray:
-                candidate = cv2.cvtColor(
-                    cv2.cvtColor(candidate, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB
-                )
-            big = upsample(candidate, size)
-            out, crop = _paste(rgb, big, matrix, size, mask)
-            if cosine(reference, embed_faces(out, [face])[0]) >= limit:
-                continue
-            error = _coarse_error(crop, big, mask)
-            if best is None or error < best[0]:
-                best = (error, out, z, candidate)
-        if best is not None:
-            if face.track_id is not None:
-                _tracks[run] = (best[2], z_face, a, best[3], 1)
-                while len(_tracks) > 1024:
-                    _tracks.popitem(last=False)
-            return best[1]
+        z_new = _identity_latents(opts.seed, key * 8 + attempt, before, generator.latent_dim)
+        ranked = []
+        for z, candidate in zip(
+            z_new, generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new), strict=True
+        ):
+            out, shading = aligned.paste_scored(rgb, candidate)
+            cost = shading + _attribute_cost(before, attributes(out, face))
+            ranked.append((cost, out, z, candidate))
+        ranked.sort(key=lambda item: item[0])
+        # The identity check (SFace, ~17 ms) runs in order of fit and stops at the first pass.
+        for _, out, z, candidate in ranked:
+            if identity_hidden(reference, out, face):
+                if face.track_id is not None:
+                    _tracks[run] = (z, z_face, a, candidate, 1)
+                    while len(_tracks) > 1024:
+                        _tracks.popitem(last=False)
+                return out
     raise Fallback("no synthetic face passed the identity check")
 
 
-@register("synth", "a synthetic face that keeps pose, light and skin tone; identity checked")
-def synth(roi: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
-    rgb = to_rgb8(roi)
-    out = replace_face(rgb, face, opts)
-    if roi.ndim == 2:
-        out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
-    elif roi.shape[2] == 4:
-        out = np.dstack([out, roi[:, :, 3:].astype(np.uint8)])
-    if roi.dtype != np.uint8:  # 16-bit or float input: scale back to its range
-        scale = 1.0 if roi.dtype.kind == "f" else float(np.iinfo(roi.dtype).max)
-        return (out.astype(np.float64) / 255.0 * scale).astype(roi.dtype).reshape(roi.shape)
-    return out.reshape(roi.shape)
+@register("synth", "a synthetic face that keeps pose, light, age, gender and expression")
+@replacing
+def synth(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
+    return replace_face(rgb, face, opts)
+
+
+# Old private names, still imported by the ksame module while it is written (to be removed).
+from faceveil.anonymize.replace import (  # noqa: E402, F401
+    IDENTITY_MARGIN,
+    MIN_FACE,
+    face_mask,
+)
+from faceveil.anonymize.replace import model as _model  # noqa: E402, F401
+from faceveil.anonymize.replace import paste as _paste  # noqa: E402, F401
+from faceveil.anonymize.replace import turned_too_far as _turned_too_far  # noqa: E402, F401

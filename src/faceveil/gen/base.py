@@ -28,6 +28,7 @@ MODEL_FILE = "model.json"
 GENERATOR_FILE = "generator.pt"
 ENCODER_FILE = "encoder.pt"
 DIRECTIONS_FILE = "directions.npz"
+LABELLED_FILE = "labelled_latents.npz"
 
 
 def default_device() -> torch.device:

@@ -1,0 +1,197 @@
+"""Shared machinery of the methods that put a generated face in place of a real one (``synth``,
+``attributes``, ``ksame``): alignment to the generator's landmark template, the face mask,
+colour-matched pyramid blending back into the photo, and the identity check.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
+from faceveil.anonymize.blend import match_colour, pyramid_blend
+from faceveil.anonymize.registry import Fallback
+from faceveil.detect import Face
+from faceveil.io.images import to_rgb8
+
+MIN_FACE = 24  # px: smaller faces are blurred instead (too few pixels to fit a face to)
+MAX_TURN = 0.45  # nose offset from the eye midline / inter-ocular distance
+IDENTITY_MARGIN = 0.10  # below the threshold: the same photo, so stricter than any other photo
+IDENTITY_LIMIT = SFACE_THRESHOLD - IDENTITY_MARGIN
+
+
+@functools.lru_cache(maxsize=1)
+def model():
+    import torch
+
+    from faceveil.gen.encoder import load_encoder
+    from faceveil.gen.registry import get_generator
+
+    # These small networks run 10-50x slower with two intra-op threads when the video pipeline's
+    # decode/encode threads (or anything else) keep the other core busy: one thread it is.
+    torch.set_num_threads(1)
+    generator = get_generator()
+    encoder = load_encoder(generator)
+    if encoder is None or generator.landmark_template is None:
+        raise RuntimeError(f"{generator.name} lacks an encoder or a landmark template")
+    return generator, encoder
+
+
+@functools.lru_cache(maxsize=8)
+def face_mask(size: int) -> np.ndarray:
+    """Feathered oval over the template's face, brows to chin, in a (size, size) crop."""
+    generator, _ = model()
+    t = generator.landmark_template * (size / generator.resolution)
+    eyes, mouth = (t[0] + t[1]) / 2, (t[3] + t[4]) / 2
+    iod = float(np.linalg.norm(t[1] - t[0]))
+    centre = (eyes + mouth) / 2 + (0, 0.15 * iod)
+    axes = (1.1 * iod, 1.55 * iod)
+    mask = np.zeros((size, size), np.float32)
+    cv2.ellipse(
+        mask,
+        (centre * 4).round().astype(int),
+        (np.array(axes) * 4).round().astype(int),
+        0,
+        0,
+        360,
+        1.0,
+        -1,
+        cv2.LINE_AA,
+        2,
+    )
+    return cv2.GaussianBlur(mask, (0, 0), 0.18 * iod)
+
+
+def inside_image(shape: tuple[int, ...], matrix: np.ndarray, size: int) -> np.ndarray:
+    """1 where the aligned crop lies inside the image (the method's ROI), fading to 0 at its
+    edge: a face oval that reaches past the ROI must not end in a hard line there."""
+    h, w = shape[:2]
+    valid = cv2.warpAffine(np.ones((h, w), np.float32), matrix, (size, size), borderValue=0)
+    edge = max(2, size // 16)
+    valid = cv2.erode(valid, np.ones((edge, edge), np.uint8))
+    return cv2.GaussianBlur(valid, (0, 0), edge / 2)
+
+
+def turned_too_far(face: Face) -> bool:
+    lm = face.landmarks
+    across = lm[1] - lm[0]
+    iod = float(np.hypot(*across))
+    if iod < 1e-3:
+        return True
+    mid = (lm[0] + lm[1]) / 2
+    offset = abs(float(np.dot(lm[2] - mid, across / iod)))
+    return offset / iod > MAX_TURN
+
+
+def to_gray(face_rgb: np.ndarray, gray: bool) -> np.ndarray:
+    if not gray:
+        return face_rgb
+    return cv2.cvtColor(cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+
+
+def paste(rgb, face_rgb, matrix, size, mask):
+    """Blend an aligned (size, size) face into `rgb` through the inverse of `matrix`."""
+    h, w = rgb.shape[:2]
+    crop = cv2.warpAffine(
+        rgb, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    )
+    new = match_colour(face_rgb, crop, mask)
+    blended = pyramid_blend(crop, new, mask)
+    inverse = cv2.invertAffineTransform(matrix)
+    back = cv2.warpAffine(
+        blended, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    support = cv2.warpAffine((mask > 0.01).astype(np.float32), inverse, (w, h))
+    a = np.clip(support, 0, 1)[..., None]
+    return np.rint(rgb * (1 - a) + back * a).astype(np.uint8), crop
+
+
+def coarse_error(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Difference of heavily blurred luminance inside the mask: pose and light, not detail."""
+    sigma = a.shape[0] / 24
+    ga = cv2.GaussianBlur(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), sigma)
+    gb = cv2.GaussianBlur(cv2.cvtColor(b, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), sigma)
+    return float(((ga - gb) ** 2 * mask).sum() / max(mask.sum(), 1e-6))
+
+
+def attributes(rgb: np.ndarray, face: Face):
+    from faceveil.analysis.attributes import analyze_faces  # onnxruntime: load on use
+
+    return analyze_faces(rgb, [face], mesh=False, align="landmarks")[0]
+
+
+@dataclass
+class Aligned:
+    """A face aligned to the generator's template: `matrix` maps the photo to a (size, size)
+    crop, which is `res` px (the generator's side) scaled up to the face's size."""
+
+    face: Face
+    matrix: np.ndarray
+    size: int
+    mask: np.ndarray  # (size, size) feathered face oval, faded at the photo's edge
+    crop: np.ndarray  # (res, res, 3) the photo's face at the generator's resolution
+    gray: bool  # a grayscale face stays grayscale
+
+    def paste(self, rgb: np.ndarray, face_rgb: np.ndarray) -> np.ndarray:
+        """`rgb` with the generated (res, res) `face_rgb` blended in."""
+        return self.paste_scored(rgb, face_rgb)[0]
+
+    def paste_scored(self, rgb: np.ndarray, face_rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """:meth:`paste`, and how far the new face's coarse shading is from the old one's."""
+        from faceveil.gen.upsample import upsample
+
+        big = upsample(to_gray(face_rgb, self.gray), self.size)
+        out, crop = paste(rgb, big, self.matrix, self.size, self.mask)
+        return out, coarse_error(crop, big, self.mask)
+
+
+def align(rgb: np.ndarray, face: Face) -> Aligned:
+    """Align `face` in `rgb` to the generator's template; Fallback when it cannot be replaced."""
+    from faceveil.gen.align import align_matrix
+
+    if min(face.box[2], face.box[3]) < MIN_FACE:
+        raise Fallback(f"face of {min(face.box[2:]):.0f} px is under {MIN_FACE} px")
+    if turned_too_far(face):
+        raise Fallback("face turned too far from the camera")
+    generator, _ = model()
+    res = generator.resolution
+    m64 = align_matrix(face.landmarks, generator.landmark_template)
+    zoom = 1.0 / np.sqrt(abs(np.linalg.det(m64[:, :2])))  # image px per crop px
+    size = int(min(512, max(res, 2 ** np.ceil(np.log2(res * zoom)))))
+    matrix = m64 * (size / res)
+    mask = face_mask(size) * inside_image(rgb.shape, matrix, size)
+    crop = cv2.warpAffine(rgb, m64, (res, res), flags=cv2.INTER_AREA)
+    inner = face_mask(res) > 0.5
+    spread = np.abs(crop.astype(np.int16) - crop.mean(axis=2, keepdims=True))[inner]
+    return Aligned(face, matrix, size, mask, crop, bool(spread.mean() < 2.0))
+
+
+def identity_hidden(reference: np.ndarray, out: np.ndarray, face: Face) -> bool:
+    """SFace, aligned on the original landmarks as an attacker would, scores `out` at least
+    IDENTITY_MARGIN under the threshold against the original's embedding `reference`."""
+    return cosine(reference, embed_faces(out, [face])[0]) < IDENTITY_LIMIT
+
+
+def as_roi(out: np.ndarray, roi: np.ndarray) -> np.ndarray:
+    """An RGB uint8 result back in the ROI's channels and dtype (alpha kept)."""
+    if roi.ndim == 2:
+        out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
+    elif roi.shape[2] == 4:
+        out = np.dstack([out, roi[:, :, 3:].astype(np.uint8)])
+    if roi.dtype != np.uint8:  # 16-bit or float input: scale back to its range
+        scale = 1.0 if roi.dtype.kind == "f" else float(np.iinfo(roi.dtype).max)
+        return (out.astype(np.float64) / 255.0 * scale).astype(roi.dtype).reshape(roi.shape)
+    return out.reshape(roi.shape)
+
+
+def replacing(fn):
+    """Wrap ``fn(rgb, face, opts) -> rgb`` as a method on any ROI dtype and channel count."""
+
+    @functools.wraps(fn)
+    def method(roi: np.ndarray, face: Face, opts) -> np.ndarray:
+        return as_roi(fn(to_rgb8(roi), face, opts), roi)
+
+    return method
