@@ -92,17 +92,17 @@ def test_faces_are_replaced_below_the_identity_threshold_background_untouched():
 
 
 def test_the_pasted_face_is_the_average_of_k_gallery_identities(monkeypatch):
-    from faceveil.anonymize import synth
+    from faceveil.anonymize import replace
     from faceveil.gen.upsample import upsample
 
     pasted = []
-    real = synth._paste
+    real = replace.paste
 
     def spy(rgb, face_rgb, matrix, size, mask):
         pasted.append(face_rgb)
         return real(rgb, face_rgb, matrix, size, mask)
 
-    monkeypatch.setattr(synth, "_paste", spy)
+    monkeypatch.setattr(replace, "paste", spy)
     image = skimage.data.astronaut()
     faces = _largest(image)
     out, report = faceveil.anonymize(image, "ksame", faces=faces, k=4)

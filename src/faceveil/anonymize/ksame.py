@@ -10,7 +10,9 @@ DCGAN). For a face:
 3. the average is colour-matched to the face (Lab mean and spread), enlarged and blended in on
    the template's face oval as ``synth`` does; grayscale faces stay grayscale;
 4. identity check: SFace on the *original* landmarks must score the result at least
-   ``IDENTITY_MARGIN`` below the calibrated threshold against the original. The nearest
+   ``IDENTITY_MARGIN`` (0.10) below the calibrated threshold against the original, as the
+   runner leaves it (blended through the feathered region) and with the region mirrored
+   outwards, since the original's own surroundings raise the similarity. The nearest
    identities can pull the average towards the original, so if the check fails the next
    disjoint k-set (ranks k..2k-1, ...) is tried, up to ``MAX_SETS``; then, as for a face too
    small or turned too far, :class:`~faceveil.anonymize.registry.Fallback` (blur).
@@ -55,19 +57,15 @@ import numpy as np
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
+from faceveil.anonymize.replace import IDENTITY_LIMIT, align, model, replacing
 from faceveil.detect import Face
 from faceveil.errors import InputError
-from faceveil.io.images import to_rgb8
 
 log = logging.getLogger(__name__)
 
 SAMPLES = 1000  # generator samples drawn for the synthetic gallery; FACEVEIL_KSAME_SAMPLES
 GALLERY_SEED = 0
 MAX_SETS = 24  # disjoint k-sets tried, nearest first
-# Below the threshold, against the same photo. Twice synth's margin: a smooth average leaves
-# the original's face outline and surroundings to dominate, and at synth's 0.05, 11 % of ORL
-# faces still matched one of their person's other photos (0 % at 0.10; bench/ksame.py).
-IDENTITY_MARGIN = 0.10
 CACHE_VERSION = 1  # bump when the gallery's contents change meaning
 _tracks: OrderedDict = OrderedDict()  # (run, track) -> average crop of the track's k-set
 
@@ -147,17 +145,13 @@ def gallery_samples() -> int:
 
 def synthetic_gallery(samples: int | None = None, seed: int = GALLERY_SEED) -> Gallery:
     """The default generator's gallery of `samples` seeded draws (cached on disk and in memory)."""
-    from faceveil.anonymize.synth import _model
-
-    generator, _ = _model()
+    generator, _ = model()
     return _synthetic(generator.name, samples or gallery_samples(), seed)
 
 
 @functools.lru_cache(maxsize=4)
 def _synthetic(name: str, samples: int, seed: int) -> Gallery:
-    from faceveil.anonymize.synth import _model
-
-    generator, _ = _model()
+    generator, _ = model()
     path = cache_dir() / f"ksame-{name}-n{samples}-s{seed}-v{CACHE_VERSION}.npz"
     source = f"synthetic gallery ({name}, {samples} samples, seed {seed})"
     try:
@@ -221,11 +215,10 @@ def user_gallery(folder: str | Path) -> Gallery:
 
 @functools.lru_cache(maxsize=4)
 def _user(folder: str, signature: tuple) -> Gallery:
-    from faceveil.anonymize.synth import _model
     from faceveil.gen.align import largest_face
-    from faceveil.io.images import read_image
+    from faceveil.io.images import read_image, to_rgb8
 
-    generator, _ = _model()
+    generator, _ = model()
     crops, embeddings = [], []
     for file, _, _ in signature:
         try:
@@ -296,49 +289,22 @@ def _regray(rgb: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a k-average; raises Fallback."""
-    from faceveil.anonymize.synth import (
-        MIN_FACE,
-        _model,
-        _paste,
-        _turned_too_far,
-        face_mask,
-    )
-    from faceveil.gen.align import align_matrix
-    from faceveil.gen.upsample import upsample
-
-    gallery = gallery_for(opts)  # before the fallbacks: a bad gallery is an error, not a blur
-    if min(face.box[2], face.box[3]) < MIN_FACE:
-        raise Fallback(f"face of {min(face.box[2:]):.0f} px is under {MIN_FACE} px")
-    if _turned_too_far(face):
-        raise Fallback("face turned too far from the camera")
-    generator, _ = _model()
-    res = generator.resolution
-    m64 = align_matrix(face.landmarks, generator.landmark_template)
-    zoom = 1.0 / np.sqrt(abs(np.linalg.det(m64[:, :2])))  # image px per crop px
-    size = int(min(512, max(res, 2 ** np.ceil(np.log2(res * zoom)))))
-    matrix = m64 * (size / res)
-    mask = face_mask(size)
-    crop64 = cv2.warpAffine(rgb, m64, (res, res), flags=cv2.INTER_AREA)
-    inner = face_mask(res) > 0.5
-    spread = np.abs(crop64.astype(np.int16) - crop64.mean(axis=2, keepdims=True))[inner]
-    gray = bool(spread.mean() < 2.0)  # a grayscale face (on any background) stays grayscale
+    gallery = gallery_for(opts)  # first: a bad gallery is an error, not a blurred face
+    aligned = align(rgb, face)  # Fallback for a face too small or turned too far
     run = (id(opts), face.track_id)
     if face.track_id is not None and run in _tracks:  # a known track keeps its k-set
         _tracks.move_to_end(run)
-        out = _paste(rgb, upsample(_tracks[run], size), matrix, size, mask)[0]
-        return _regray(rgb, out) if gray else out
+        out = aligned.paste(rgb, _tracks[run])
+        return _regray(rgb, out) if aligned.gray else out
     context, probe = _in_context(rgb, face)
     reference = embed_faces(context, [probe])[0]
-    limit = SFACE_THRESHOLD - IDENTITY_MARGIN
     for members in gallery.k_sets(reference, opts.k):
         average = gallery.average(members)
-        if gray:
-            average = cv2.cvtColor(cv2.cvtColor(average, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-        out = _paste(rgb, upsample(average, size), matrix, size, mask)[0]
-        if gray:
+        out = aligned.paste(rgb, average)
+        if aligned.gray:
             out = _regray(rgb, out)
         seen = _in_context(_composited(rgb, out, face, opts), face)[0]
-        if cosine(reference, embed_faces(seen, [probe])[0]) < limit:
+        if cosine(reference, embed_faces(seen, [probe])[0]) < IDENTITY_LIMIT:
             if face.track_id is not None:
                 _tracks[run] = average
                 while len(_tracks) > 1024:
@@ -348,13 +314,6 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
 
 
 @register("ksame", "the average of the k nearest gallery identities (k-Same); identity checked")
-def ksame(roi: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
-    out = replace_face(to_rgb8(roi), face, opts)
-    if roi.ndim == 2:
-        out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
-    elif roi.shape[2] == 4:
-        out = np.dstack([out, roi[:, :, 3:].astype(np.uint8)])
-    if roi.dtype != np.uint8:  # 16-bit or float input: scale back to its range
-        scale = 1.0 if roi.dtype.kind == "f" else float(np.iinfo(roi.dtype).max)
-        return (out.astype(np.float64) / 255.0 * scale).astype(roi.dtype).reshape(roi.shape)
-    return out.reshape(roi.shape)
+@replacing
+def ksame(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
+    return replace_face(rgb, face, opts)
