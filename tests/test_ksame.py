@@ -221,3 +221,29 @@ def test_cli(samples, tmp_path):
     assert proc.returncode == 1
     assert "fewer than k=5" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "p.png").exists()
+
+
+def test_a_video_track_keeps_its_k_set(monkeypatch):
+    import dataclasses
+
+    from faceveil.anonymize import replace
+
+    pasted = []
+    real = replace.paste
+
+    def spy(rgb, face_rgb, matrix, size, mask):
+        pasted.append(face_rgb)
+        return real(rgb, face_rgb, matrix, size, mask)
+
+    monkeypatch.setattr(replace, "paste", spy)
+    image = skimage.data.astronaut()
+    face = dataclasses.replace(_largest(image)[0], track_id=7)
+    opts = AnonymizeOptions(method="ksame", k=3)
+    ksame.replace_face(image, face, opts)
+    chosen = pasted[-1]
+    moved = np.roll(image, 6, axis=1)  # the next frame: the face moved, the search is not rerun
+    face2 = dataclasses.replace(face, box=(face.box[0] + 6, *face.box[1:]))
+    face2 = dataclasses.replace(face2, landmarks=face.landmarks + np.float32([6, 0]))
+    pasted.clear()
+    ksame.replace_face(moved, face2, opts)
+    assert len(pasted) == 1 and np.array_equal(pasted[0], chosen)
