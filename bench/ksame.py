@@ -36,11 +36,11 @@ def main() -> None:
 
     from faceveil.anonymize import anonymize
     from faceveil.anonymize.ksame import synthetic_gallery
-    from faceveil.anonymize.synth import _model
+    from faceveil.anonymize.replace import model
     from faceveil.audit import audit_pair
     from faceveil.audit.orl import orl_protocol
 
-    _model()  # load the networks outside the timed build
+    model()  # load the networks outside the timed build
     with tempfile.TemporaryDirectory() as cache:
         os.environ["XDG_CACHE_HOME"] = cache
         start = time.perf_counter()

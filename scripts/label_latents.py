@@ -30,8 +30,10 @@ def main() -> None:
     z, labels = label_latents(generator, args.n, args.seed)
     path = save_labelled(z, labels, Path(generator.info.path))
     print(f"{len(z)} of {args.n} samples labelled, {time.perf_counter() - start:.0f} s -> {path}")
-    print(f"female share {float((labels[:, 1] > 0.5).mean()):.2f}, "
-          f"age {labels[:, 0].mean():.1f} +- {labels[:, 0].std():.1f}")
+    print(
+        f"female share {float((labels[:, 1] > 0.5).mean()):.2f}, "
+        f"age {labels[:, 0].mean():.1f} +- {labels[:, 0].std():.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from faceveil.cli.gen_edit import parse_changes
 from faceveil.errors import InputError
 from faceveil.gen import get_generator
 from faceveil.gen.base import GeneratorInfo
+from faceveil.gen.changes import parse_changes
 from faceveil.gen.directions import (
     ATTRIBUTES,
     Directions,

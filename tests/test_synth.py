@@ -112,3 +112,20 @@ def _iou(a, b) -> float:
     w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
     h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
     return w * h / (aw * ah + bw * bh - w * h)
+
+
+@pytest.mark.slow
+def test_synth_keeps_gender_and_roughly_age():
+    from faceveil.analysis.attributes import analyze_faces
+
+    same_gender, age_gaps = 0, []
+    cases = load_orl()[5::50]  # 8 people, seeded by position
+    for _, image in cases:
+        faces = detect(image, small_faces=False)[:1]
+        out = faceveil.anonymize(image, "synth", faces=faces, seed=0).image
+        before = analyze_faces(image, faces, mesh=False, align="landmarks")[0]
+        after = analyze_faces(out, faces, mesh=False, align="landmarks")[0]
+        same_gender += before.gender == after.gender
+        age_gaps.append(abs(before.age - after.age))
+    assert same_gender >= len(cases) - 2
+    assert np.median(age_gaps) < 10

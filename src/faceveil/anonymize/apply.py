@@ -35,11 +35,13 @@ def apply_to_faces(
     faces: list[Face],
     options: AnonymizeOptions,
     notes: list[str] | None = None,
+    details: list[dict] | None = None,
 ) -> np.ndarray:
     """A copy of `image` with `options.method` applied to each face; the input is unchanged.
 
     A face the method cannot handle gets the fallback method (blur) instead, never nothing;
-    why goes to `notes`, if given.
+    why goes to `notes`, if given. What a reporting method (``attributes``) did to each face
+    goes to `details`, with the face's box.
     """
     method = get_method(options.method)
     out = image.copy()
@@ -69,8 +71,12 @@ def apply_to_faces(
             box=(x - region.x0, y - region.y0, w, h),
             landmarks=face.landmarks - np.array([region.x0, region.y0], np.float32),
         )
+        info: dict = {}
         try:
-            new = method.fn(roi, local, options)
+            if method.reports:
+                new = method.fn(roi, local, options, info=info)
+            else:
+                new = method.fn(roi, local, options)
         except Fallback as why:
             new = get_method(FALLBACK_METHOD).fn(roi, local, options)
             if notes is not None:
@@ -79,5 +85,7 @@ def apply_to_faces(
                     f"face at ({x}, {y}, {w}, {h}): {FALLBACK_METHOD} instead of "
                     f"{options.method} ({why})"
                 )
+        if info and details is not None:
+            details.append({"box": [round(float(v), 1) for v in face.box], **info})
         out[ys, xs] = _blend(roi, new, region.alpha)
     return out

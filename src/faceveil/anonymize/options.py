@@ -73,6 +73,10 @@ class AnonymizeOptions:
             raise ValueError(f"pixel_blocks must be at least 2, got {self.pixel_blocks}")
         if len(self.color) != 3 or not all(0 <= int(c) <= 255 for c in self.color):
             raise ValueError(f"color must be three values in 0..255, got {self.color}")
+        if self.edit is not None or self.method == "attributes":
+            from faceveil.anonymize.attributes import parse_edit
+
+            parse_edit(self.edit)  # bad syntax fails here, before any file is read
         if not 2 <= self.k <= 100:
             raise ValueError(f"k must be between 2 and 100, got {self.k}")
 

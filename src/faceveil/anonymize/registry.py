@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# fn(roi, face_in_roi, options) -> roi-shaped array of the same dtype
+# fn(roi, face_in_roi, options) -> roi-shaped array of the same dtype; a method registered
+# with reports=True is also given ``info=dict`` to fill with what it did to the face.
 MethodFn = Callable[..., np.ndarray]
 
 
@@ -17,6 +18,7 @@ class Method:
     fn: MethodFn
     description: str
     composited: bool = True  # False: the method draws on the image itself (``none``)
+    reports: bool = False  # True: fn also takes info=dict, which ends up in the report
 
 
 METHODS: dict[str, Method] = {}
@@ -27,11 +29,11 @@ class Fallback(Exception):  # noqa: N818  (a signal, not an error: the face is s
     """Raised by a method that cannot handle a face; the face gets FALLBACK_METHOD instead."""
 
 
-def register(name: str, description: str, *, composited: bool = True):
+def register(name: str, description: str, *, composited: bool = True, reports: bool = False):
     def wrap(fn: MethodFn) -> MethodFn:
         if name in METHODS:
             raise ValueError(f"method {name!r} is already registered")
-        METHODS[name] = Method(name, fn, description, composited)
+        METHODS[name] = Method(name, fn, description, composited, reports)
         return fn
 
     return wrap

@@ -6,6 +6,7 @@ colour-matched pyramid blending back into the photo, and the identity check.
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -195,3 +196,18 @@ def replacing(fn):
         return as_roi(fn(to_rgb8(roi), face, opts), roi)
 
     return method
+
+
+class TrackCache(OrderedDict):
+    """Per-track state of a replacing method in video, keyed by (run, track); the oldest
+    entries go beyond `limit` tracks."""
+
+    def __init__(self, limit: int = 1024):
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)

@@ -27,6 +27,7 @@ class FileReport:
     fps: float | None = None
     frames: list[dict] | None = None
     warnings: list[str] = field(default_factory=list)
+    details: list[dict] = field(default_factory=list)  # per face, from reporting methods
 
     @property
     def face_count(self) -> int:
@@ -47,6 +48,8 @@ class FileReport:
             d["error"] = self.error
         if self.warnings:
             d["warnings"] = self.warnings
+        if self.details:
+            d["face_details"] = self.details
         if self.kind == "video":
             d.update(frame_count=self.frame_count, fps=self.fps, frames=self.frames or [])
         return d

@@ -74,7 +74,8 @@ def anonymize(
     pixels = load_image(image).pixels if not isinstance(image, np.ndarray) else image
     found = _image_faces(pixels, opts) if faces is None else faces
     notes: list[str] = []
-    out = apply_to_faces(pixels, found, opts, notes)
+    details: list[dict] = []
+    out = apply_to_faces(pixels, found, opts, notes, details)
     name = str(image) if isinstance(image, str | Path) else "<array>"
     report = FileReport(
         name,
@@ -83,6 +84,7 @@ def anonymize(
         faces=found,
         seconds=time.perf_counter() - start,
         warnings=notes,
+        details=details,
     )
     return Anonymized(out, report)
 
@@ -92,7 +94,8 @@ def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions) -> Fil
     loaded = load_image(src)
     faces = _image_faces(loaded.pixels, options)
     notes: list[str] = []
-    out = apply_to_faces(loaded.pixels, faces, options, notes)
+    details: list[dict] = []
+    out = apply_to_faces(loaded.pixels, faces, options, notes, details)
     write_image(dst, out, metadata=loaded if options.keep_metadata else None)
     return FileReport(
         str(src),
@@ -101,6 +104,7 @@ def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions) -> Fil
         faces=faces,
         seconds=time.perf_counter() - start,
         warnings=notes,
+        details=details,
     )
 
 

@@ -25,14 +25,20 @@ fast and does not flicker.
 from __future__ import annotations
 
 import zlib
-from collections import OrderedDict
 
 import numpy as np
 
 from faceveil.analysis.identity import embed_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
-from faceveil.anonymize.replace import align, attributes, identity_hidden, model, replacing
+from faceveil.anonymize.replace import (
+    TrackCache,
+    align,
+    attributes,
+    identity_hidden,
+    model,
+    replacing,
+)
 from faceveil.detect import Face
 
 CANDIDATES = 12
@@ -40,7 +46,7 @@ ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (gr
 MIX_WEIGHTS = (0.5, 0.3, 0.0, 0.0)  # share of the original's latent, tried in turn
 TRACK_SMOOTHING = 0.5  # weight of the previous pose latent on a track
 REDRAW_EVERY = 3  # frames a track's face is re-warped before it is decoded again
-_tracks: OrderedDict = OrderedDict()  # (run, track) -> (z_new, z_face, a, face, frames since)
+_tracks = TrackCache()  # (run, track) -> (z_new, z_face, a, face, frames since)
 
 
 def _identity_latents(seed: int, key: int, before, dim: int) -> np.ndarray:
@@ -88,7 +94,6 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
         else:
             z_face = z_prev
         _tracks[run] = (z_new, z_face, a, face_rgb, age + 1)
-        _tracks.move_to_end(run)
         return aligned.paste(rgb, face_rgb)
     before = attributes(rgb, face)
     reference = embed_faces(rgb, [face])[0]
@@ -107,8 +112,6 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
             if identity_hidden(reference, out, face):
                 if face.track_id is not None:
                     _tracks[run] = (z, z_face, a, candidate, 1)
-                    while len(_tracks) > 1024:
-                        _tracks.popitem(last=False)
                 return out
     raise Fallback("no synthetic face passed the identity check")
 
@@ -118,13 +121,3 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
 def synth(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
     return replace_face(rgb, face, opts)
 
-
-# Old private names, still imported by the ksame module while it is written (to be removed).
-from faceveil.anonymize.replace import (  # noqa: E402, F401
-    IDENTITY_MARGIN,
-    MIN_FACE,
-    face_mask,
-)
-from faceveil.anonymize.replace import model as _model  # noqa: E402, F401
-from faceveil.anonymize.replace import paste as _paste  # noqa: E402, F401
-from faceveil.anonymize.replace import turned_too_far as _turned_too_far  # noqa: E402, F401

@@ -30,6 +30,17 @@ def _parse_color(text: str) -> tuple[int, int, int]:
     return parts  # type: ignore[return-value]
 
 
+def _describe(detail: dict) -> str:
+    """One line of what a reporting method (attributes) did to a face."""
+    b, a = detail.get("before", {}), detail.get("after", {})
+    seen = ", ".join(f"{k} {b[k]} -> {a[k]}" for k in b if k in a)
+    changed = ", ".join(detail.get("changed", [])) or "nothing visible"
+    return (
+        f"{seen}; changed: {changed}; edit x{detail.get('strength', 1):g}, "
+        f"SFace {detail.get('identity_similarity')}"
+    )
+
+
 Method = typer.Option("--method", "-m", help=f"One of: {', '.join(METHODS)}.")
 
 
@@ -134,6 +145,8 @@ def anonymize_cmd(
             typer.echo(f"{rep.output}  ({rep.face_count} faces{extra}, {rep.seconds:.2f} s)")
             for note in rep.warnings:
                 typer.echo(f"  note: {note}", err=True)
+            for d in rep.details:
+                typer.echo(f"  face at {tuple(round(v) for v in d['box'])}: {_describe(d)}")
     if json_report is not None:
         write_json(json_report, batch.to_dict())
     if not batch.files:

@@ -11,27 +11,9 @@ import typer
 from faceveil.cli.common import app, fail
 from faceveil.cli.gen_mix import Method, Model, Restarts, Seed, Size, Steps, _check, _quality
 from faceveil.errors import InputError
+from faceveil.gen.changes import parse_changes
 from faceveil.gen.upsample import grid, upsample
 from faceveil.io.images import write_image
-
-
-def parse_changes(text: str) -> dict[str, float]:
-    """``"age=+2,smile=-1"`` -> ``{"age": 2.0, "smile": -1.0}``; ValueError on bad syntax."""
-    changes: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = part.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"expected NAME=AMOUNT, got {part!r}")
-        try:
-            amount = float(value)
-        except ValueError:
-            raise ValueError(f"amount of {name.strip()!r} is not a number: {value!r}") from None
-        if not np.isfinite(amount):
-            raise ValueError(f"amount of {name.strip()!r} must be finite, got {value!r}")
-        changes[name.strip()] = amount
-    if not changes:
-        raise ValueError("nothing to change; expected NAME=AMOUNT[,NAME=AMOUNT...]")
-    return changes
 
 
 @app.command("edit")

@@ -22,7 +22,9 @@ from faceveil.gen.base import LABELLED_FILE, Generator
 from faceveil.io.atomic import atomic_output
 
 
-def label_latents(generator: Generator, n: int = 4000, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def label_latents(
+    generator: Generator, n: int = 4000, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """`n` seeded latents and their labels; undetected samples are dropped."""
     from faceveil.gen.directions import label_samples
 
@@ -34,9 +36,8 @@ def label_latents(generator: Generator, n: int = 4000, seed: int = 1) -> tuple[n
 
 def save_labelled(z: np.ndarray, labels: np.ndarray, model_dir: str | Path) -> Path:
     path = Path(model_dir) / LABELLED_FILE
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, z=z.astype(np.float16), labels=labels.astype(np.float32))
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, z=z.astype(np.float16), labels=labels.astype(np.float32))
     return path
 
 
@@ -67,7 +68,8 @@ def nearest_latents(
     """`n` latents drawn at random from the 4n whose labels are nearest the given ones."""
     z, labels = labelled
     distance = (
-        np.abs(labels[:, 0] - age) / 10.0 + 2.0 * np.abs(labels[:, 1] - female)
+        np.abs(labels[:, 0] - age) / 10.0
+        + 2.0 * np.abs(labels[:, 1] - female)
         + np.abs(labels[:, 2] - happy)
     )
     near = np.argsort(distance, kind="stable")[: min(len(z), 4 * n)]
