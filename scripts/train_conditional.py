@@ -20,7 +20,7 @@ import torch
 from faceveil.gen.conditional import WEIGHTS_FILE, train_conditional
 from faceveil.gen.registry import BUILTIN_DIR
 
-SETTINGS = {"samples": 8000, "epochs": 8, "batch": 8, "width": 16, "latent_dim": 32, "seed": 0}
+SETTINGS = {"samples": 8000, "epochs": 5, "batch": 8, "width": 16, "latent_dim": 32, "seed": 0}
 
 
 def main() -> None:

@@ -44,7 +44,7 @@ HOLE_RANGE = (0.02, 0.4)  # thresholds drawn in training: holes a little larger 
 SIGMA = 1.5  # px at 64 px: landmark heatmap blobs
 POOL = 4  # the L1 term compares 4x4-pooled images: light and shape, not identity detail
 FLIP = [1, 0, 2, 4, 3]  # landmark order after a horizontal flip
-FIXED_ON_RESUME = ("batch", "lr", "seed", "latent_dim", "width", "samples", "generator")
+FIXED_ON_RESUME = ("batch", "lr", "seed", "latent_dim", "width", "samples", "generator", "d_width")
 
 
 # --- networks ---------------------------------------------------------------------------------
@@ -378,16 +378,20 @@ def training_faces(generator, samples: int, seed: int, dataset_dir=None, progres
 @dataclass
 class ConditionalConfig:
     arch: str = "conditional"
-    epochs: int = 10
+    epochs: int = 5
     batch: int = 8
-    lr: float | None = None  # default 2e-4
+    lr: float | None = None  # default 5e-4
     seed: int = 0
     latent_dim: int = 32
     width: int = 16
     samples: int = 8000  # generator samples to train on (besides a dataset's faces)
     generator: str = "dcgan64"
     l1_weight: float = 5.0  # pooled L1 inside the hole
-    ms_weight: float = 0.1  # mode seeking
+    pixel_weight: float = 10.0  # full-resolution L1 inside the hole
+    adv_weight: float = 0.1  # small: on a CPU budget, reconstruction gives the face its shape
+    ms_weight: float = 0.01  # mode seeking
+    d_width: int = 64  # the discriminator's
+    d_lr_scale: float = 2.0  # the discriminator learns faster (two time-scale update rule)
     name: str = ""
     licence: str = ""
     tags: dict[str, str] = field(default_factory=dict)
@@ -398,7 +402,7 @@ class ConditionalConfig:
                 raise InputError(f"{key} must be at least 1, got {getattr(self, key)}")
         if self.samples < 0:
             raise InputError(f"samples must be >= 0, got {self.samples}")
-        self.lr = 2e-4 if self.lr is None else self.lr
+        self.lr = 5e-4 if self.lr is None else self.lr
         if not 0 < self.lr < 1:
             raise InputError(f"need 0 < lr < 1, got {self.lr}")
         return self
@@ -430,10 +434,11 @@ class _Trainer:
         self.cfg, self.res = cfg, res
         self.nets = {
             "generator": ConditionalGenerator(cfg.width, cfg.latent_dim, res),
-            "discriminator": PatchDiscriminator(2 * cfg.width),
+            "discriminator": PatchDiscriminator(cfg.d_width),
         }
+        lrs = {"generator": cfg.lr, "discriminator": cfg.lr * cfg.d_lr_scale}
         self.opts = {
-            k: torch.optim.Adam(n.parameters(), lr=cfg.lr, betas=(0.5, 0.99))
+            k: torch.optim.Adam(n.parameters(), lr=lrs[k], betas=(0.5, 0.99))
             for k, n in self.nets.items()
         }
         self.oval = torch.from_numpy(oval)[None, None]
@@ -474,10 +479,12 @@ class _Trainer:
         l1 = ((F.avg_pool2d(fake, POOL) - F.avg_pool2d(x2, POOL)).abs() * area).sum() / (
             3 * area.sum() + 1e-6
         )
+        pixel = ((fake - x2).abs() * hole2).sum() / (3 * hole2.sum() + 1e-6)
         f1, f2 = fake.chunk(2)
         spread = (f1 - f2).abs().sum((1, 2, 3)) / (3 * hole.sum((1, 2, 3)) + 1e-6)
         mode = (spread / (z[:n] - z[n:]).abs().mean(1)).mean()
-        loss_g = adv + cfg.l1_weight * l1 + cfg.ms_weight / (mode + 1e-5)
+        loss_g = cfg.adv_weight * adv + cfg.l1_weight * l1 + cfg.pixel_weight * pixel
+        loss_g = loss_g + cfg.ms_weight / (mode + 1e-5)
         loss_g.backward()
         self.opts["generator"].step()
         return {
