@@ -38,15 +38,19 @@ from faceveil.anonymize.replace import (
     identity_hidden,
     model,
     replacing,
+    scouting_copy,
 )
 from faceveil.detect import Face
 
 CANDIDATES = 12
 ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (grey levels^2)
-MIX_WEIGHTS = (0.5, 0.3, 0.0, 0.0)  # share of the original's latent, tried in turn
+# Tried in turn: (share of the original's latent, widening of the face oval). The last
+# reaches glasses and cheeks by which a recognizer can still tell the person.
+ATTEMPTS = ((0.5, 1.0), (0.3, 1.0), (0.0, 1.0), (0.0, 1.25))
+CHECKS = 4  # identity checks (SFace, ~17 ms each) per attempt, best-fitting candidates first
 TRACK_SMOOTHING = 0.5  # weight of the previous pose latent on a track
 REDRAW_EVERY = 3  # frames a track's face is re-warped before it is decoded again
-_tracks = TrackCache()  # (run, track) -> (z_new, z_face, a, face, frames since)
+_tracks = TrackCache()  # (run, track) -> (z_new, z_face, a, face, frames since, widen)
 
 
 def _identity_latents(seed: int, key: int, before, dim: int) -> np.ndarray:
@@ -78,7 +82,6 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
 
     aligned = align(rgb, face)
     generator, encoder = model()
-    z_face = encode(encoder, aligned.crop)
     key = (
         face.track_id
         if face.track_id is not None
@@ -86,32 +89,36 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
     )
     run = (id(opts), face.track_id)
     if face.track_id is not None and run in _tracks:  # a known track: no search
-        z_new, z_prev, a, face_rgb, age = _tracks[run]
+        z_new, z_prev, a, face_rgb, age, widen = _tracks[run]
         if age >= REDRAW_EVERY:  # re-read pose and expression, smoothed against flicker
-            z_face = TRACK_SMOOTHING * z_prev + (1 - TRACK_SMOOTHING) * z_face
+            z_face = TRACK_SMOOTHING * z_prev + (1 - TRACK_SMOOTHING) * encode(
+                encoder, aligned.crop
+            )
             face_rgb = generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new)
             age = 0
         else:
             z_face = z_prev
-        _tracks[run] = (z_new, z_face, a, face_rgb, age + 1)
-        return aligned.paste(rgb, face_rgb)
-    before = attributes(rgb, face)
+        _tracks[run] = (z_new, z_face, a, face_rgb, age + 1, widen)
+        return aligned.widened(widen).paste(rgb, face_rgb)
+    z_face = encode(encoder, aligned.crop)
+    small_rgb, small_face = scouting_copy(rgb, face)
+    scout = align(small_rgb, small_face)
+    before = attributes(small_rgb, small_face)
     reference = embed_faces(rgb, [face])[0]
-    for attempt, a in enumerate(MIX_WEIGHTS):
+    for attempt, (a, widen) in enumerate(ATTEMPTS):
         z_new = _identity_latents(opts.seed, key * 8 + attempt, before, generator.latent_dim)
         ranked = []
-        for z, candidate in zip(
-            z_new, generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new), strict=True
-        ):
-            out, shading = aligned.paste_scored(rgb, candidate)
-            cost = shading + _attribute_cost(before, attributes(out, face))
-            ranked.append((cost, out, z, candidate))
+        faces = generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new)
+        for z, candidate in zip(z_new, faces, strict=True):
+            small_out, shading = scout.widened(widen).paste_scored(small_rgb, candidate)
+            cost = shading + _attribute_cost(before, attributes(small_out, small_face))
+            ranked.append((cost, z, candidate))
         ranked.sort(key=lambda item: item[0])
-        # The identity check (SFace, ~17 ms) runs in order of fit and stops at the first pass.
-        for _, out, z, candidate in ranked:
+        for _, z, candidate in ranked[:CHECKS]:
+            out = aligned.widened(widen).paste(rgb, candidate)
             if identity_hidden(reference, out, face):
                 if face.track_id is not None:
-                    _tracks[run] = (z, z_face, a, candidate, 1)
+                    _tracks[run] = (z, z_face, a, candidate, 1, widen)
                 return out
     raise Fallback("no synthetic face passed the identity check")
 
@@ -120,4 +127,3 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
 @replacing
 def synth(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
     return replace_face(rgb, face, opts)
-
