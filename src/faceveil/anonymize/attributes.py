@@ -145,9 +145,7 @@ def edit_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) -
             if face.track_id is not None:
                 _tracks[run] = (strength * offset, z_face, face_rgb, 1)
             return out
-    raise Fallback(
-        f"still recognisable (SFace {similarity:.2f}) after a {STRENGTHS[-1]:g}x edit"
-    )
+    raise Fallback(f"still recognisable (SFace {similarity:.2f}) after a {STRENGTHS[-1]:g}x edit")
 
 
 @register(

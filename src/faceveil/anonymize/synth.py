@@ -42,12 +42,12 @@ from faceveil.anonymize.replace import (
 )
 from faceveil.detect import Face
 
-CANDIDATES = 12
+CANDIDATES = 8
 ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (grey levels^2)
 # Tried in turn: (share of the original's latent, widening of the face oval). The last
 # reaches glasses and cheeks by which a recognizer can still tell the person.
 ATTEMPTS = ((0.5, 1.0), (0.3, 1.0), (0.0, 1.0), (0.0, 1.25))
-CHECKS = 4  # identity checks (SFace, ~17 ms each) per attempt, best-fitting candidates first
+CHECKS = 2  # identity checks (SFace, ~17 ms each) per attempt, best-fitting candidates first
 TRACK_SMOOTHING = 0.5  # weight of the previous pose latent on a track
 REDRAW_EVERY = 3  # frames a track's face is re-warped before it is decoded again
 _tracks = TrackCache()  # (run, track) -> (z_new, z_face, a, face, frames since, widen)
