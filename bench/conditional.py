@@ -2,12 +2,13 @@
 
     python bench/conditional.py [--people 40] [--weights PATH] [--diversity 20] [--strip]
 
-Two methods, the same pipeline (synth's alignment, colour match, pyramid blend, SFace identity
-check with 6 candidates per try and up to 4 tries, blur fallback):
+Two methods, the same pipeline (synth's alignment, candidates ranked by shading and attributes,
+colour match, pyramid blend, SFace identity check, up to 4 tries, blur fallback):
 
 - ``synth``: the registered method (encoder latent mixed with a random one, decoded by dcgan64);
 - ``conditional``: the same, but each candidate is the conditional model's face, painted into
-  the aligned 64 px crop around the face's own landmarks (registered here only, for the bench).
+  the aligned 64 px crop around the face's own landmarks (registered here only, for the bench;
+  ``conditional_replace`` is the function synth would call).
 
 ORL protocol (400 faces upscaled 2x; each anonymised face, aligned on the original landmarks, is
 matched against the nine other photos of the same person). Columns: re-ID rate at the SFace
@@ -33,67 +34,59 @@ import numpy as np
 
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize import anonymize, register
+from faceveil.anonymize import replace as R
 from faceveil.anonymize import synth as S
 from faceveil.anonymize.registry import Fallback
 from faceveil.audit.metrics import audit_pair
 from faceveil.detect import detect
-from faceveil.gen.align import align_matrix
-from faceveil.gen.conditional import load_conditional
-from faceveil.gen.upsample import upsample
-from faceveil.io.images import to_rgb8
+from faceveil.gen.conditional import HOLE_THRESHOLD, face_oval, load_conditional
 from faceveil.io.orl import load_orl
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 STRIP = ROOT / "docs" / "conditional_vs_synth.jpg"
 MODEL = {"model": None}
-FALLBACKS = defaultdict(int)
 
 
 def conditional_replace(rgb: np.ndarray, face, opts) -> np.ndarray:
-    """synth.replace_face (stills) with the conditional model's faces as candidates."""
-    if min(face.box[2], face.box[3]) < S.MIN_FACE:
-        raise Fallback("small")
-    if S._turned_too_far(face):
-        raise Fallback("turned")
+    """synth.replace_face (stills): the same alignment, attribute-aware ranking of candidates
+    on a scouting copy, widening tries, identity check and paste, but each candidate is the
+    conditional model's face painted into the crop, not a decoded latent mix."""
     model = MODEL["model"]
     res = model.res
-    m64 = align_matrix(face.landmarks, model.template)
-    zoom = 1.0 / np.sqrt(abs(np.linalg.det(m64[:, :2])))
-    size = int(min(512, max(res, 2 ** np.ceil(np.log2(res * zoom)))))
-    matrix = m64 * (size / res)
-    mask = S.face_mask(size)
+    aligned = R.align(rgb, face)
+    m64 = aligned.matrix * (res / aligned.size)
     # replicate, not black, beyond the photo: the model was trained on reflected borders
-    crop64 = cv2.warpAffine(
+    crop = cv2.warpAffine(
         rgb, m64, (res, res), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
     )
     lm64 = cv2.transform(face.landmarks[None].astype(np.float32), m64)[0]
-    inner = S.face_mask(res) > 0.5
-    gray = bool(np.abs(crop64.astype(np.int16) - crop64.mean(2, keepdims=True))[inner].mean() < 2)
     key = zlib.crc32(np.round(np.asarray(face.box) / 4).astype(np.int32).tobytes())
+    small_rgb, small_face = R.scouting_copy(rgb, face)
+    scout = R.align(small_rgb, small_face)
+    before = R.attributes(small_rgb, small_face)
     reference = embed_faces(rgb, [face])[0]
-    limit = SFACE_THRESHOLD - S.IDENTITY_MARGIN
-    for attempt in range(len(S.MIX_WEIGHTS)):
-        seeds = [zlib.crc32(f"{opts.seed}:{key}:{attempt}:{i}".encode()) for i in range(6)]
-        best = None
-        for candidate in model.fill(crop64, lm64, np.array(seeds, np.int64)):
-            candidate = S._gray(candidate, gray)
-            big = upsample(candidate, size)
-            out, crop = S._paste(rgb, big, matrix, size, mask)
-            if cosine(reference, embed_faces(out, [face])[0]) >= limit:
-                continue
-            error = S._coarse_error(crop, big, mask)
-            if best is None or error < best[0]:
-                best = (error, out)
-        if best is not None:
-            return best[1]
-    FALLBACKS["conditional"] += 1
+    for attempt, (_, widen) in enumerate(S.ATTEMPTS):
+        seeds = [
+            zlib.crc32(f"{opts.seed}:{key}:{attempt}:{i}".encode()) for i in range(S.CANDIDATES)
+        ]
+        hole = face_oval(model.template, res, widen=widen) > HOLE_THRESHOLD
+        ranked = []
+        for candidate in model.fill(crop, lm64, np.array(seeds, np.int64), hole=hole):
+            small_out, shading = scout.widened(widen).paste_scored(small_rgb, candidate)
+            cost = shading + S._attribute_cost(before, R.attributes(small_out, small_face))
+            ranked.append((cost, candidate))
+        ranked.sort(key=lambda item: item[0])
+        for _, candidate in ranked[: S.CHECKS]:
+            out = aligned.widened(widen).paste(rgb, candidate)
+            if R.identity_hidden(reference, out, face):
+                return out
     raise Fallback("no conditional face passed the identity check")
 
 
-@register("conditional", "bench only: the conditional model's faces in synth's pipeline")
-def _conditional(roi, face, opts):
-    return conditional_replace(to_rgb8(roi), face, opts).reshape(roi.shape)
+register("conditional", "bench only: the conditional model's faces in synth's pipeline")(
+    R.replacing(conditional_replace)
+)
 
 
 def orl_rows(method: str, people: int) -> dict:
@@ -190,8 +183,9 @@ def main() -> None:
     ap.add_argument("--diversity", type=int, default=20, help="photos for the diversity check")
     ap.add_argument("--strip", action="store_true", help="write docs/conditional_vs_synth.jpg")
     ap.add_argument("--methods", default="synth,conditional")
+    ap.add_argument("--name", default="conditional", help="bench/out/NAME.json and .md")
     args = ap.parse_args()
-    S._model()  # one torch thread, as synth runs
+    R.model()  # one torch thread, as synth runs
     MODEL["model"] = load_conditional(path=args.weights)
     if MODEL["model"] is None:
         raise SystemExit("no conditional weights: pass --weights")
@@ -218,8 +212,8 @@ def main() -> None:
             f"| {r['mean_age_difference']:.1f} | {100 * r['blurred_rate']:.1f} % "
             f"| {r.get('diversity_cosine', float('nan')):.3f} | {r['ms_per_face']:.0f} |"
         )
-    (OUT / "conditional.json").write_text(json.dumps(results, indent=2))
-    (OUT / "conditional.md").write_text("\n".join(lines) + "\n")
+    (OUT / f"{args.name}.json").write_text(json.dumps(results, indent=2))
+    (OUT / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -16,6 +16,7 @@ from faceveil.gen.conditional import (
     WEIGHTS_FILE,
     ConditionalGenerator,
     PatchDiscriminator,
+    face_oval,
     heatmaps,
     load_conditional,
     train_conditional,
@@ -57,11 +58,13 @@ def test_network_shapes():
 
 
 def test_hole_covers_what_synth_blends_in():
-    from faceveil.anonymize.synth import face_mask
+    from faceveil.anonymize.replace import face_mask
 
+    template = get_generator().landmark_template
+    for widen in (1.0, 1.25):
+        assert np.array_equal(face_oval(template, 64, 128, widen), face_mask(128, widen))
     model = load_conditional(get_generator(), path=None) or _any_model()
-    outside = model.hole < 0.5
-    assert face_mask(64)[outside].max() < 0.1  # synth pastes (nearly) only painted pixels
+    assert face_mask(64)[model.hole < 0.5].max() < 0.05  # synth pastes only painted pixels
     assert 0.3 < model.hole.mean() < 0.7
 
 

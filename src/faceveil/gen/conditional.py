@@ -127,16 +127,18 @@ class PatchDiscriminator(nn.Module):
 # --- conditions -------------------------------------------------------------------------------
 
 
-def face_oval(template: np.ndarray, res: int, size: int | None = None) -> np.ndarray:
-    """A feathered face oval, brows to chin, as wide as (or wider than) the one synth blends
-    in (:func:`faceveil.anonymize.synth.face_mask`): float32 (size, size) in [0, 1];
-    `template` is in `res` px."""
+def face_oval(
+    template: np.ndarray, res: int, size: int | None = None, widen: float = 1.0
+) -> np.ndarray:
+    """The feathered face oval, brows to chin, that synth blends in
+    (:func:`faceveil.anonymize.replace.face_mask`, same geometry for any template): float32
+    (size, size) in [0, 1]; `template` is in `res` px, `widen` scales the axes."""
     size = size or res
     t = np.asarray(template, np.float32) * (size / res)
     eyes, mouth = (t[0] + t[1]) / 2, (t[3] + t[4]) / 2
     iod = float(np.linalg.norm(t[1] - t[0]))
     centre = (eyes + mouth) / 2 + (0, 0.15 * iod)
-    axes = (1.1 * iod, 1.55 * iod)
+    axes = (1.1 * widen * iod, 1.55 * widen * iod)
     mask = np.zeros((size, size), np.float32)
     cv2.ellipse(
         mask,
