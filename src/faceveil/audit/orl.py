@@ -55,7 +55,7 @@ def orl_protocol(
             by_person[p].append(i)
 
     pair_hits = pair_total = any_hits = detected = 0
-    ages, genders, emotions, seconds = [], [], [], []
+    ages, genders, emotions, seconds, drifts = [], [], [], [], []
     for i, ((person, img), face) in enumerate(zip(images, largest, strict=True)):
         if face is None:
             continue
@@ -72,6 +72,8 @@ def orl_protocol(
         )
         fa = item.faces[0]
         detected += fa.still_detectable
+        if fa.landmark_drift is not None:
+            drifts.append(fa.landmark_drift)
         if attributes:
             ages.append(fa.age_difference)
             genders.append(fa.same_gender)
@@ -89,6 +91,7 @@ def orl_protocol(
         "re_identification_rate": pair_hits / max(pair_total, 1),
         "re_identified_any_rate": any_hits / max(n, 1),
         "detection_kept_rate": detected / max(n, 1),
+        "median_landmark_drift": float(np.median(drifts)) if drifts else None,
         "mean_age_difference": float(np.mean(ages)) if ages else None,
         "same_gender_rate": float(np.mean(genders)) if genders else None,
         "same_emotion_rate": float(np.mean(emotions)) if emotions else None,
