@@ -15,6 +15,7 @@ from PIL import Image
 
 import faceveil
 from conftest import faceveil_cmd
+from faceveil.analysis.attributes import analyze_faces
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize import AnonymizeOptions, ksame
 from faceveil.anonymize.regions import face_region
@@ -67,6 +68,7 @@ def test_the_synthetic_gallery_holds_distinct_identities_and_is_cached(small_gal
     g = small_gallery
     assert 10 < len(g) < SAMPLES
     assert g.crops.shape[1:] == (64, 64, 3) and g.crops.dtype == np.uint8
+    assert g.labels.shape == (len(g), 3) and np.isfinite(g.labels).all(axis=1).mean() > 0.9
     sims = g.embeddings @ g.embeddings.T
     np.fill_diagonal(sims, -1)
     assert sims.max() < SFACE_THRESHOLD  # no two of them are the same person to SFace
@@ -108,10 +110,16 @@ def test_the_pasted_face_is_the_average_of_k_gallery_identities(monkeypatch):
     out, report = faceveil.anonymize(image, "ksame", faces=faces, k=4)
     assert report.warnings == []
     gallery = ksame.synthetic_gallery()
-    reference = embed_faces(image, faces)[0]
-    order = np.argsort(-(gallery.embeddings @ reference), kind="stable")
-    # The face that went in is the mean of the nearest 4 identities, or of the next disjoint
-    # 4-set when the identity check turned down the ones before.
+    a = analyze_faces(image, faces, mesh=False, align="landmarks")[0]
+    female = a.gender_prob if a.gender == "female" else 1 - a.gender_prob
+    distance = (
+        np.abs(gallery.labels[:, 0] - a.age) / 10
+        + 2 * np.abs(gallery.labels[:, 1] - female)
+        + np.abs(gallery.labels[:, 2] - a.emotions["happy"])
+    )
+    order = np.argsort(np.nan_to_num(distance, nan=np.inf), kind="stable")
+    # The face that went in is the mean of the 4 identities nearest in apparent age, gender and
+    # expression, or of the next disjoint 4-set when the identity check turned down those.
     start = 4 * (len(pasted) - 1)
     members = gallery.crops[order[start : start + 4]].astype(np.float32)
     expected = upsample(np.rint(members.mean(axis=0)).astype(np.uint8), pasted[-1].shape[0])
