@@ -1,0 +1,54 @@
+"""The studio app: ``create_app()`` wires the API routers, the UI, the store and the worker."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from faceveil import __version__
+from faceveil.server import auth, errors, store, ui
+from faceveil.server.api import datasets, jobs, models, sync
+from faceveil.server.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new studio app; `settings` default to :meth:`Settings.from_env`."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.store = store.open_store(settings)  # database (migrated) + file storage
+        worker = store.start_worker(app.state.store) if settings.run_worker else None
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            app.state.store.close()
+
+    app = FastAPI(
+        title="faceveil studio",
+        version=__version__,
+        description="Detect, anonymise, analyse, audit and synthesise faces, offline.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(auth.require_token)])
+    for module in (sync, jobs, datasets, models):
+        api.include_router(module.router)
+    app.include_router(api)
+    ui.install(app)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    return app

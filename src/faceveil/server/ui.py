@@ -1,0 +1,5 @@
+"""(being written) The web UI: server templates and small JS modules."""
+
+
+def install(app) -> None:
+    return None
