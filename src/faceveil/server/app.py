@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from faceveil import __version__
-from faceveil.server import auth, errors, store, ui
+from faceveil.server import auth, errors, store, ui, uploads
 from faceveil.server.api import datasets, jobs, models, sync
 from faceveil.server.settings import Settings
 
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(uploads.BodyLimitMiddleware, settings=settings)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(auth.require_token)])
     for module in (sync, jobs, datasets, models):
         api.include_router(module.router)
