@@ -1,14 +1,294 @@
-"""(being written) The store: database session factory + content-addressed files; the worker."""
+"""The store: the database (migrated on open), content-addressed files, the job queue, the
+model selection and the gallery table. One per app, in ``app.state.store``.
+
+Jobs survive a restart: at open, jobs left ``running`` by a process that stopped become
+``interrupted`` (resume them with :meth:`Store.resume_job`); ``queued`` ones simply run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from faceveil.errors import InputError
+from faceveil.server import db
+from faceveil.server.files import FileStore
+from faceveil.server.models_db import GalleryFace, Job, ModelRecord, utcnow
+from faceveil.server.settings import Settings
+
+LOG_TAIL = 8000  # characters of a job's log kept in the database
+RESUMABLE = ("interrupted", "failed", "cancelled")
+FINISHED = ("done", "failed", "cancelled")
 
 
-class _Store:
+def job_dict(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "params": job.params or {},
+        "status": job.status,
+        "progress": round(float(job.progress or 0.0), 2),
+        "log": job.log or "",
+        "result": job.result,
+        "error": job.error,
+        "cancel_requested": bool(job.cancel_requested),
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }
+
+
+class Store:
+    """Database sessions, files under ``data_dir``, jobs, the selected generator, the gallery."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = db.make_engine(settings.db_url)
+        db.upgrade(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.files = FileStore(self.data_dir / "files")
+        self.results_dir = self.data_dir / "results"
+        self.models_dir = self.data_dir / "models"
+        self.work_dir = self.data_dir / "work"
+        self.wake = threading.Event()  # set when a job is queued
+        self._stop_flags: set[int] = set()
+        self._lock = threading.Lock()
+        self._interrupt_leftovers()
+
+    # ------------------------------------------------------------------ database
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed at the end of the block, rolled back on an exception."""
+        with self._sessions() as s:
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
     def close(self) -> None:
-        return None
+        self.engine.dispose()
+
+    def _interrupt_leftovers(self) -> None:
+        with self.session() as s:
+            s.execute(
+                update(Job)
+                .where(Job.status == "running")
+                .values(status="interrupted", updated_at=utcnow())
+            )
+
+    # ------------------------------------------------------------------ jobs
+    def job_dir(self, job_id: int) -> Path:
+        return self.results_dir / str(int(job_id))
+
+    def submit_job(self, kind: str, params: dict | None = None) -> int:
+        """Queue a job; its parameters are checked now (InputError), it runs in the worker."""
+        from faceveil.server.jobs_worker import HANDLERS
+
+        if kind not in HANDLERS:
+            raise InputError(f"unknown job kind {kind!r} (known: {', '.join(sorted(HANDLERS))})")
+        params = dict(params or {})
+        handler = HANDLERS[kind]
+        if handler.validate is not None:
+            params = handler.validate(self, params)
+        with self.session() as s:
+            job = Job(kind=kind, params=params, status="queued", progress=0.0, log="")
+            s.add(job)
+            s.flush()
+            job_id = job.id
+        self.wake.set()
+        return job_id
+
+    def job(self, job_id: int) -> dict | None:
+        with self.session() as s:
+            job = s.get(Job, job_id)
+            return job_dict(job) if job is not None else None
+
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[dict], int]:
+        """(jobs newest first, total count matching)."""
+        from sqlalchemy import func
+
+        q = select(Job)
+        if status:
+            q = q.where(Job.status == status)
+        if kind:
+            q = q.where(Job.kind == kind)
+        with self.session() as s:
+            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            rows = s.scalars(q.order_by(Job.id.desc()).limit(limit).offset(offset)).all()
+            return [job_dict(j) for j in rows], int(total)
+
+    def cancel_job(self, job_id: int) -> dict | None:
+        """Cancel: a queued job ends ``cancelled`` now, a running one when its handler next
+        polls ``should_stop()``; a finished job is left as it is."""
+        with self.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return None
+            if job.status in ("queued", "interrupted"):
+                job.status, job.cancel_requested = "cancelled", True
+                self._log(job, "cancelled before it ran")
+            elif job.status == "running":
+                job.cancel_requested = True
+                self._log(job, "cancel requested")
+            s.flush()
+            out = job_dict(job)
+        with self._lock:
+            if out["status"] == "running":
+                self._stop_flags.add(job_id)
+        return out
+
+    def resume_job(self, job_id: int) -> dict | None:
+        """Queue an interrupted, failed or cancelled job again (train continues from its
+        checkpoint). InputError for a job in any other state."""
+        with self.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return None
+            if job.status not in RESUMABLE:
+                raise InputError(
+                    f"job {job_id} is {job.status}; only {', '.join(RESUMABLE)} resume"
+                )
+            job.status, job.cancel_requested, job.error = "queued", False, None
+            self._log(job, "resumed")
+            s.flush()
+            out = job_dict(job)
+        with self._lock:
+            self._stop_flags.discard(job_id)
+        self.wake.set()
+        return out
+
+    def stop_requested(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._stop_flags
+
+    def request_stop(self, job_id: int) -> None:
+        with self._lock:
+            self._stop_flags.add(job_id)
+
+    def clear_stop(self, job_id: int) -> None:
+        with self._lock:
+            self._stop_flags.discard(job_id)
+
+    @staticmethod
+    def _log(job: Job, message: str) -> None:
+        stamp = utcnow().strftime("%H:%M:%S")
+        job.log = ((job.log or "") + f"{stamp} {message}\n")[-LOG_TAIL:]
+
+    def job_files(self, job_id: int) -> dict[str, Path]:
+        """Files a job made, by name: its results folder and, for training, the model's
+        samples, loss plot and logs. Only these names are ever served."""
+        out: dict[str, Path] = {}
+        folder = self.job_dir(job_id)
+        if folder.is_dir():
+            for p in sorted(folder.rglob("*")):
+                if p.is_file() and not p.name.startswith("."):
+                    out[p.relative_to(folder).as_posix()] = p
+        job = self.job(job_id)
+        if job and job["kind"] == "train" and job["params"].get("name"):
+            model_dir = self.models_dir / job["params"]["name"]
+            for name in ("losses.png", "train_log.json", "model.json"):
+                if (model_dir / name).is_file():
+                    out[name] = model_dir / name
+            for p in sorted((model_dir / "samples").glob("*.png")):
+                out[f"samples/{p.name}"] = p
+        return out
+
+    # ------------------------------------------------------------------ models
+    def selected_generator(self) -> str:
+        """What :func:`faceveil.gen.get_generator` should load by default: the selected
+        model's directory (trained) or name (library), else ``dcgan64``."""
+        from faceveil.gen.registry import DEFAULT_GENERATOR
+
+        with self.session() as s:
+            rec = s.scalars(select(ModelRecord).where(ModelRecord.selected.is_(True))).first()
+            if rec is None:
+                return DEFAULT_GENERATOR
+            return rec.path if rec.source == "trained" and rec.path else rec.name
+
+    # ------------------------------------------------------------------ gallery
+    def gallery_add(self, name: str, embeddings: np.ndarray, source: str | None = None) -> int:
+        """Enrol (N, 128) SFace embeddings under `name` (normalised here); returns N."""
+        emb = np.asarray(embeddings, np.float32).reshape(-1, 128)
+        emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+        if not name.strip():
+            raise InputError("gallery name must not be empty")
+        with self.session() as s:
+            for row in emb:
+                s.add(GalleryFace(name=name.strip()[:200], source=source, embedding=row.tobytes()))
+        return len(emb)
+
+    def gallery_search(self, embedding: np.ndarray, top_k: int = 5) -> list[dict]:
+        """The best match per enrolled name, by cosine similarity, best first."""
+        from faceveil.analysis.identity import SFACE_THRESHOLD
+
+        q = np.asarray(embedding, np.float32).reshape(-1)
+        q = q / max(float(np.linalg.norm(q)), 1e-12)
+        with self.session() as s:
+            rows = s.execute(select(GalleryFace.name, GalleryFace.embedding)).all()
+        best: dict[str, float] = {}
+        if rows:
+            matrix = np.stack([np.frombuffer(r.embedding, np.float32) for r in rows])
+            for r, sim in zip(rows, matrix @ q, strict=True):
+                best[r.name] = max(best.get(r.name, -1.0), float(sim))
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])[: max(int(top_k), 0)]
+        return [
+            {"name": n, "similarity": round(v, 4), "same_person": v >= SFACE_THRESHOLD}
+            for n, v in ranked
+        ]
+
+    def gallery_list(self) -> list[dict]:
+        from sqlalchemy import func
+
+        with self.session() as s:
+            rows = s.execute(
+                select(GalleryFace.name, func.count())
+                .group_by(GalleryFace.name)
+                .order_by(GalleryFace.name)
+            ).all()
+        return [{"name": n, "count": int(c)} for n, c in rows]
+
+    def gallery_remove(self, name: str) -> int:
+        from sqlalchemy import delete
+
+        with self.session() as s:
+            return int(s.execute(delete(GalleryFace).where(GalleryFace.name == name)).rowcount)
+
+    # ------------------------------------------------------------------ housekeeping
+    def remove_tree(self, path: Path) -> None:
+        """Delete a folder inside data_dir (never outside it)."""
+        path = Path(path).resolve()
+        if self.data_dir.resolve() in path.parents and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
 
 
-def open_store(settings):
-    return _Store()
+def open_store(settings: Settings) -> Store:
+    """Open (and migrate) the database of `settings`; jobs left running become interrupted."""
+    return Store(settings)
 
 
-def start_worker(store):
-    return None
+def start_worker(store: Store):
+    """Start the in-process job worker thread; call ``.stop()`` on the result to end it."""
+    from faceveil.server.jobs_worker import Worker
+
+    worker = Worker(store)
+    worker.start()
+    return worker

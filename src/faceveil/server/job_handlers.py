@@ -1,0 +1,278 @@
+"""The job kinds: ``anonymize_video``, ``anonymize_dataset`` and ``train``. Each is a thin
+layer over faceveil's library functions (anonymize_paths, anonymize, gen.prepare, gen.train)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+from sqlalchemy import select
+
+from faceveil.errors import InputError
+from faceveil.server.models_db import Dataset, Image, ModelRecord
+
+# Options a client may set; paths (replace_image, gallery) would read the server's disk.
+OPTION_KEYS = (
+    "method", "shape", "mask_scale", "feather", "threshold", "max_side", "small_faces",
+    "blur_strength", "pixel_blocks", "color", "keep_metadata", "seed", "edit", "k",
+)  # fmt: skip
+TRAIN_KEYS = ("arch", "res", "epochs", "batch", "lr", "seed", "latent_dim", "width", "kl_beta")
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+EPOCH_TEMPLATE_SAMPLES = 8  # cheap landmark template between epochs; the last one is full
+
+
+def _options(params: dict):
+    """AnonymizeOptions from ``params["options"]`` (plus ``method``), checked now."""
+    from faceveil.anonymize import AnonymizeOptions
+
+    raw = dict(params.get("options") or {})
+    if params.get("method"):
+        raw["method"] = params["method"]
+    bad = set(raw) - set(OPTION_KEYS)
+    if bad:
+        raise InputError(f"unknown or forbidden option(s): {', '.join(sorted(bad))}")
+    if "color" in raw:
+        raw["color"] = tuple(raw["color"])
+    try:
+        return AnonymizeOptions.from_kwargs(**raw)
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+
+
+def _dataset(store, dataset_id) -> Dataset:
+    try:
+        dataset_id = int(dataset_id)
+    except (TypeError, ValueError):
+        raise InputError("params.dataset_id must be a dataset id") from None
+    with store.session() as s:
+        ds = s.get(Dataset, dataset_id)
+        if ds is None:
+            raise InputError(f"no dataset {dataset_id}")
+        return ds
+
+
+def _images(store, dataset_id: int, split: str | None = None) -> list[tuple[int, str, str]]:
+    """(id, sha, filename) of a dataset's images, optionally of one split."""
+    q = select(Image.id, Image.sha, Image.filename).where(Image.dataset_id == dataset_id)
+    if split:
+        q = q.where(Image.split == split)
+    with store.session() as s:
+        return [tuple(r) for r in s.execute(q.order_by(Image.id)).all()]
+
+
+# ---------------------------------------------------------------------- anonymize_video
+def validate_video(store, params: dict) -> dict:
+    sha = str(params.get("input") or "")
+    if store.files.find(sha) is None:
+        raise InputError("params.input must be the sha256 of an uploaded video")
+    from faceveil.server.uploads import sniff
+
+    with open(store.files.path(sha), "rb") as f:
+        found = sniff(f.read(64))
+    if not found or found[0] != "video":
+        raise InputError("params.input is not a video")
+    _options(params)
+    return params
+
+
+def run_video(ctx) -> dict:
+    from faceveil.anonymize import anonymize_paths
+
+    src = ctx.store.files.path(ctx.params["input"])
+    dst = ctx.result_dir / ("anonymized" + src.suffix)
+    ctx.progress(1, f"anonymising {src.name}")
+    batch = anonymize_paths(
+        [src], dst, options=_options(ctx.params), overwrite=True, progress=False
+    )
+    if batch.failed:
+        raise InputError(batch.failed[0].error or "anonymisation failed")
+    report = batch.files[0].to_dict()
+    sha = ctx.store.files.put_file(dst)
+    return {"file": dst.name, "sha": sha, "report": report}
+
+
+# ---------------------------------------------------------------------- anonymize_dataset
+def validate_dataset_job(store, params: dict) -> dict:
+    ds = _dataset(store, params.get("dataset_id"))
+    _options(params)
+    target = params.get("new_dataset")
+    if target:
+        with store.session() as s:
+            if s.scalars(select(Dataset).where(Dataset.name == str(target))).first():
+                raise InputError(f"dataset {target!r} exists already")
+    return {**params, "dataset_id": ds.id}
+
+
+def run_dataset(ctx) -> dict:
+    from faceveil.anonymize import anonymize
+    from faceveil.io.images import write_image
+
+    opts = _options(ctx.params).summary()
+    opts.pop("replace_image", None)
+    opts.pop("gallery", None)
+    opts["color"] = tuple(opts["color"])
+    method = opts.pop("method")
+    images = _images(ctx.store, ctx.params["dataset_id"], ctx.params.get("split"))
+    out_dir = ctx.result_dir / "images"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done_names, faces, failed = [], 0, []
+    for n, (image_id, sha, filename) in enumerate(images):
+        ctx.check()
+        target = out_dir / f"{image_id:06d}_{Path(filename).stem}{ctx.store.files.path(sha).suffix}"
+        if not target.exists():  # a resumed job keeps what it already made
+            try:
+                out, report = anonymize(ctx.store.files.path(sha), method, **opts)
+                write_image(target, out)
+                faces += report.face_count
+            except Exception as exc:  # one bad image does not sink the dataset
+                failed.append({"image_id": image_id, "error": str(exc).splitlines()[0]})
+                continue
+        done_names.append(target)
+        ctx.progress(90 * (n + 1) / max(len(images), 1), f"{filename}: done")
+    archive = ctx.result_dir / "anonymized.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in done_names:
+            z.write(p, p.name)
+    result = {"images": len(done_names), "faces": faces, "failed": failed, "zip": archive.name}
+    if ctx.params.get("new_dataset"):
+        result["dataset_id"] = _import_results(ctx, done_names)
+    return result
+
+
+def _import_results(ctx, paths: list[Path]) -> int:
+    from faceveil.server.dataset_ops import import_image
+
+    with ctx.store.session() as s:
+        ds = s.scalars(select(Dataset).where(Dataset.name == ctx.params["new_dataset"])).first()
+        if ds is None:
+            ds = Dataset(name=ctx.params["new_dataset"], description=f"job {ctx.job_id}")
+            s.add(ds)
+            s.flush()
+        ds_id = ds.id
+    for n, p in enumerate(paths):
+        ctx.check()
+        with ctx.store.session() as s:
+            import_image(ctx.store, s, s.get(Dataset, ds_id), p.name, p.read_bytes())
+        ctx.progress(90 + 10 * (n + 1) / len(paths))
+    return ds_id
+
+
+# ---------------------------------------------------------------------- train
+def validate_train(store, params: dict) -> dict:
+    from faceveil.gen.registry import model_dirs
+
+    ds = _dataset(store, params.get("dataset_id"))
+    name = str(params.get("name") or "")
+    if not MODEL_NAME.match(name):
+        raise InputError("params.name: 1-64 letters, digits, '.', '_' or '-'")
+    with store.session() as s:
+        if s.scalars(select(ModelRecord).where(ModelRecord.name == name)).first():
+            raise InputError(f"a model named {name!r} exists already")
+    if name in model_dirs() or (store.models_dir / name).exists():
+        raise InputError(f"a model named {name!r} exists already")
+    unknown = set(params) - {
+        "dataset_id", "name", "split", "prepare", "licence", "template_samples", *TRAIN_KEYS,
+    }  # fmt: skip
+    if unknown:
+        raise InputError(f"unknown training parameter(s): {', '.join(sorted(unknown))}")
+    if not _images(store, ds.id, params.get("split")):
+        raise InputError(f"dataset {ds.id} has no images to train on")
+    from faceveil.gen.train import TrainConfig
+
+    try:
+        TrainConfig(**{k: params[k] for k in TRAIN_KEYS if k in params}).check()
+    except (TypeError, InputError) as exc:
+        raise InputError(str(exc)) from None
+    return {**params, "dataset_id": ds.id, "name": name}
+
+
+def _training_folder(ctx, work: Path) -> Path:
+    """The dataset's images as a folder faceveil.gen.train reads: face crops made by
+    faceveil.gen.prepare (default), or the images themselves (``prepare: false``). Made once
+    per job, so a resumed run sees the same files (the checkpoint checks that)."""
+    from faceveil.gen.prepare import prepare_dataset
+
+    ready = work / ".ready"
+    raw, crops = work / "raw", work / "crops"
+    if ready.exists():
+        return work / ready.read_text().strip()
+    shutil.rmtree(work, ignore_errors=True)
+    raw.mkdir(parents=True)
+    for image_id, sha, _name in _images(
+        ctx.store, ctx.params["dataset_id"], ctx.params.get("split")
+    ):
+        src = ctx.store.files.path(sha)
+        shutil.copyfile(src, raw / f"{image_id:06d}{src.suffix}")
+    folder = raw
+    if ctx.params.get("prepare", True):
+        ctx.progress(1, "cropping faces (faceveil prepare)")
+        result = prepare_dataset(raw, crops, size=int(ctx.params.get("res", 64)))
+        if not result.crops:
+            raise InputError("no face found to train on (try prepare: false for face crops)")
+        ctx.log(f"{len(result.crops)} face crops from {result.images} images")
+        folder = crops
+    ready.write_text(folder.name)
+    return folder
+
+
+def _epochs_done(model_dir: Path) -> int:
+    try:
+        return len(json.loads((model_dir / "train_log.json").read_text())["epochs"])
+    except (FileNotFoundError, KeyError, ValueError):
+        return 0
+
+
+def run_train(ctx) -> dict:
+    from faceveil.gen.train import train
+
+    name = ctx.params["name"]
+    model_dir = ctx.store.models_dir / name
+    folder = _training_folder(ctx, ctx.store.work_dir / str(ctx.job_id))
+    options = {k: ctx.params[k] for k in TRAIN_KEYS if k in ctx.params}
+    options["name"] = name
+    if ctx.params.get("licence"):
+        options["licence"] = str(ctx.params["licence"])
+    total = int(options.get("epochs", 25))
+    final_samples = int(ctx.params.get("template_samples", 256))
+    done = _epochs_done(model_dir) if (model_dir / "checkpoint.pt").exists() else 0
+    if done:
+        ctx.log(f"resuming from the checkpoint after epoch {done}")
+    result = None
+    # One library call per epoch (each resumes from the last checkpoint, which gives the same
+    # weights as one long run): progress and cancellation between epochs.
+    for epoch in range(done + 1, total + 1):
+        ctx.check()
+        result = train(
+            folder,
+            model_dir,
+            resume=(model_dir / "checkpoint.pt").exists(),
+            overwrite=not (model_dir / "checkpoint.pt").exists(),
+            template_samples=final_samples if epoch == total else EPOCH_TEMPLATE_SAMPLES,
+            **{**options, "epochs": epoch},
+        )
+        losses = {k: v for k, v in result.log[-1].items() if k not in ("epoch",)}
+        ctx.progress(5 + 95 * epoch / total, f"epoch {epoch}/{total}: {json.dumps(losses)}")
+    if result is None:  # every epoch was done already: finish (model.json, template, register)
+        result = train(folder, model_dir, resume=True, template_samples=final_samples, **options)
+    info = result.info.to_dict()
+    with ctx.store.session() as s:
+        rec = s.scalars(select(ModelRecord).where(ModelRecord.name == name)).first()
+        if rec is None:
+            rec = ModelRecord(name=name, source="trained")
+            s.add(rec)
+        rec.path, rec.arch, rec.resolution = (
+            str(model_dir.resolve()),
+            info["arch"],
+            info["resolution"],
+        )
+        rec.meta, rec.job_id = {**info, "log": result.log, "notes": result.notes}, ctx.job_id
+    return {"model": name, "epochs": len(result.log), "log": result.log, "notes": result.notes}
+
+
+def register_all(register) -> None:
+    register("anonymize_video", run_video, validate_video)
+    register("anonymize_dataset", run_dataset, validate_dataset_job)
+    register("train", run_train, validate_train)
