@@ -46,6 +46,16 @@ def _train_archs() -> tuple[str, ...]:
     return ARCH_NAMES
 
 
+def _dataset_choices() -> dict:
+    from faceveil.analysis import EMOTIONS
+
+    try:
+        from faceveil.server.image_meta import SKIN_TONE_NAMES
+    except ImportError:  # the store's metadata module is optional for the page itself
+        SKIN_TONE_NAMES = ()
+    return {"emotions": EMOTIONS, "skin_tones": SKIN_TONE_NAMES}
+
+
 def _tokens_match(given: str | None, expected: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
@@ -70,6 +80,8 @@ def _page_handler(template: str):
         }
         if template == "anonymize":
             context["methods"] = _methods()
+        if template == "datasets":
+            context.update(_dataset_choices())
         if template == "models":
             context["archs"] = _train_archs()
         return templates.TemplateResponse(request, f"{template}.html", context)

@@ -41,7 +41,7 @@ function optionFields(data) {
 }
 
 function resultLink(result) {
-  return result.url || result.result_url || result.image_url || result.links?.image || result.result?.url;
+  return result.result?.url ?? result.url;
 }
 
 async function anonymizePhoto(file) {
@@ -49,7 +49,9 @@ async function anonymizePhoto(file) {
   const t0 = performance.now();
   const data = optionFields(new FormData());
   data.append("file", file);
-  const result = await api("/anonymize", { method: "POST", body: data, query: { format: "json" } });
+  if ($("#anon-audit").checked) data.append("audit", "true");
+  const result = await api("/anonymize", { method: "POST", body: data, query: { format: "json" },
+    headers: { Accept: "application/json" } });
   const ms = performance.now() - t0;
   let afterBlob;
   let link;
@@ -67,11 +69,10 @@ async function anonymizePhoto(file) {
   download.href = link;
   download.download = `${file.name.replace(/\.[^.]+$/, "")}.anonymized.${afterBlob.type.includes("jpeg") ? "jpg" : "png"}`;
   $("#photo-result").hidden = false;
-  const faces = result.faces ?? result.report?.faces;
-  const count = Array.isArray(faces) ? faces.length : result.face_count ?? result.report?.face_count;
+  const report = result.report ?? {};
   $("#face-summary").textContent =
-    `${count ?? "?"} face(s) covered with ${method.value} in ${Math.round(ms)} ms.` +
-    (result.fallbacks?.length ? ` Fallbacks: ${result.fallbacks.join("; ")}` : "");
+    `${report.face_count ?? "?"} face(s) covered with ${report.method ?? method.value} ` +
+    `in ${Math.round(ms)} ms.` + (report.warnings?.length ? ` ${report.warnings.join(" ")}` : "");
   say(status, "Done.");
   if ($("#anon-audit").checked) await runAudit(file, afterBlob, result.audit);
 }
@@ -110,25 +111,38 @@ async function runAudit(original, anonymized, already) {
   say(status, "Done.");
 }
 
+// The options as the anonymize_video job takes them: {method, options: {...}}.
+function jobParams() {
+  const fields = optionFields(new FormData());
+  const options = {};
+  for (const [k, v] of fields) {
+    if (k === "method") continue;
+    options[k] = k === "color" ? v.split(",").map(Number)
+      : ["shape", "edit"].includes(k) ? v : Number(v);
+  }
+  return { method: method.value, options };
+}
+
 async function anonymizeVideo(file) {
   say(status, "Uploading the video…");
-  const data = optionFields(new FormData());
+  const data = new FormData();
   data.append("kind", "anonymize_video");
+  data.append("params", JSON.stringify(jobParams()));
   data.append("file", file);
-  const job = await api("/jobs", { method: "POST", body: data });
-  const id = job.id ?? job.job_id;
+  const job = await api("/jobs/upload", { method: "POST", body: data });
   $("#video-result").hidden = false;
-  $("#job-id").textContent = `#${id}`;
+  $("#photo-result").hidden = true;
+  $("#audit-card").hidden = true;
+  $("#job-id").textContent = `#${job.id}`;
   say(status, "The video runs as a job; you can leave this page (see Jobs).");
-  const end = await pollJob(id, (j) => {
+  const end = await pollJob(job.id, (j) => {
     $("#job-progress").value = j.progress ?? 0;
-    say($("#job-status"), `${j.status} · ${Math.round(j.progress ?? 0)} %` + (j.message ? ` · ${j.message}` : ""));
+    const last = (j.log || "").trim().split("\n").pop();
+    say($("#job-status"), `${j.status} · ${Math.round(j.progress ?? 0)} %` + (last ? ` · ${last}` : ""));
   });
   const links = $("#job-links");
-  links.replaceChildren();
-  for (const [name, url] of Object.entries(end.links ?? end.files ?? {})) {
-    links.append(el("a", { href: url, download: name, text: `Download ${name}` }));
-  }
+  links.replaceChildren(...(end.files ?? []).map((f) =>
+    el("a", { class: "button", href: f.url, download: f.name.split("/").pop(), text: `Download ${f.name}` })));
   if (end.status !== "done") say($("#job-status"), `${end.status}: ${end.error ?? ""}`, true);
 }
 

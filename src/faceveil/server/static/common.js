@@ -89,6 +89,7 @@ export function fmt(x, digits = 3) {
 // An <img> src for an API image: a URL, a data: URI, or raw base64 PNG.
 export function imageSrc(value) {
   if (!value) return "";
+  if (value.url) return value.url; // a FileLink {sha, url, media_type}
   if (typeof value !== "string") return URL.createObjectURL(value);
   if (value.startsWith("data:") || value.startsWith("/") || value.startsWith("http")) return value;
   return `data:image/png;base64,${value}`;
