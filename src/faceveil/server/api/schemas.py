@@ -1,0 +1,310 @@
+"""Pydantic models of the synchronous routes: request options and JSON responses.
+
+Request models are flat (files are added to the documented body by
+:func:`faceveil.server.api.body.body_doc`); bounds keep every request cheap enough to answer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from faceveil.anonymize import METHODS
+
+MethodName = Literal[tuple(METHODS)]  # type: ignore[valid-type]
+InvertMethod = Literal["auto", "encoder", "optimize", "encoder+optimize"]
+ImageFormat = Literal["png", "jpeg"]
+Seed = Field(0, ge=0, le=2**31 - 1, description="the same seed gives the same result")
+Size = Field(256, ge=16, le=1024, description="output side in pixels")
+Model = Field(None, max_length=200, description="generator name; the default one when absent")
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- requests
+
+
+class DetectOptions(Strict):
+    threshold: float = Field(0.6, gt=0, le=1, description="minimum detector score")
+    max_side: int | None = Field(1280, ge=0, le=8192, description="0: full resolution")
+    small_faces: bool = Field(True, description="also scan at 2x for 10-20 px faces")
+
+
+class AnonymizeFields(Strict):
+    """Mirrors faceveil.AnonymizeOptions (server paths such as a gallery are not accepted)."""
+
+    method: MethodName = "blur"  # type: ignore[valid-type]
+    shape: Literal["ellipse", "box"] = "ellipse"
+    mask_scale: float = Field(1.3, ge=0.5, le=4)
+    feather: float = Field(0.1, ge=0, le=0.5)
+    threshold: float = Field(0.6, gt=0, le=1)
+    max_side: int | None = Field(None, ge=0, le=8192)
+    small_faces: bool | None = None
+    blur_strength: float = Field(1.0, gt=0, le=20)
+    pixel_blocks: int = Field(8, ge=2, le=256)
+    color: list[int] | str = Field(
+        default_factory=lambda: [0, 0, 0], description="'#rrggbb', 'r,g,b' or [r, g, b]"
+    )
+    seed: int = Seed
+    edit: str | None = Field(None, max_length=200, description="e.g. age=+2,smile=-1")
+    k: int = Field(5, ge=2, le=100)
+
+    @field_validator("color")
+    @classmethod
+    def _color(cls, v):
+        if isinstance(v, str):
+            m = _HEX.match(v.strip())
+            if m:
+                v = [int(m.group(1)[i : i + 2], 16) for i in (0, 2, 4)]
+            else:
+                try:
+                    v = [int(p) for p in v.split(",")]
+                except ValueError:
+                    raise ValueError("color must be '#rrggbb', 'r,g,b' or three numbers") from None
+        if len(v) != 3 or not all(0 <= c <= 255 for c in v):
+            raise ValueError("color must be three values in 0..255")
+        return v
+
+    def library_options(self) -> dict:
+        d = self.model_dump(include=set(AnonymizeFields.model_fields))
+        d["color"] = tuple(d["color"])
+        return d
+
+
+class AnonymizeRequest(AnonymizeFields):
+    audit: bool = Field(False, description="JSON answers only: add the privacy audit summary")
+
+
+class VerifyOptions(Strict):
+    threshold: float = Field(0.363, ge=-1, le=1, description="SFace cosine for same person")
+    all_pairs: bool = False
+    detect_threshold: float = Field(0.6, gt=0, le=1)
+
+
+class AnalyzeOptions(Strict):
+    threshold: float = Field(0.6, gt=0, le=1)
+    mesh: bool = Field(False, description="also return the 468 face-mesh points")
+
+
+class AuditRequest(AnonymizeFields):
+    """`file_a` is the original; `file_b` the anonymised image, or absent to anonymise the
+    original with `method` and the other options first."""
+
+    attributes: bool = Field(True, description="compare age, gender and emotion")
+    reid_threshold: float = Field(0.363, ge=-1, le=1)
+
+
+class GenerateRequest(Strict):
+    n: int = Field(1, ge=1, le=64)
+    seed: int = Seed
+    truncation: float = Field(1.0, ge=0, le=1)
+    size: int = Size
+    model: str | None = Model
+    columns: int | None = Field(None, ge=1, le=64)
+    image_format: ImageFormat = "png"
+
+
+class InvertRequest(Strict):
+    model: str | None = Model
+    method: InvertMethod = "encoder"
+    steps: int = Field(200, ge=0, le=1000)
+    restarts: int = Field(4, ge=1, le=16)
+    seed: int = Seed
+    size: int = Size
+
+
+class LatentStart(Strict):
+    model: str | None = Model
+    size: int = Size
+    image_format: ImageFormat = "png"
+
+
+class MixRequest(LatentStart):
+    z_a: list[float] | None = Field(None, max_length=4096)
+    z_b: list[float] | None = Field(None, max_length=4096)
+    seed_a: int = Seed
+    seed_b: int = Field(1, ge=0, le=2**31 - 1)
+    alpha: float = Field(0.5, ge=0, le=1)
+
+
+class EditRequest(LatentStart):
+    z: list[float] | None = Field(None, max_length=4096, description="start latent")
+    preset: str = Field("random", max_length=64, description="start when z is absent")
+    seed: int = Seed
+    changes: dict[str, float] = Field(
+        default_factory=dict, description="direction -> amount in standard deviations"
+    )
+    orthogonal: bool = True
+
+    @field_validator("changes")
+    @classmethod
+    def _bounded(cls, v):
+        if len(v) > 512:
+            raise ValueError("at most 512 directions")
+        for name, amount in v.items():
+            if not -20 <= amount <= 20:
+                raise ValueError(f"amount of {name!r} must be in [-20, 20]")
+        return v
+
+
+# ---------------------------------------------------------------- responses
+
+
+class ErrorOut(BaseModel):
+    error: str
+    status: int
+
+
+class FileLink(BaseModel):
+    sha: str
+    url: str
+    media_type: str
+
+
+class FaceOut(BaseModel):
+    box: list[float]
+    score: float
+    landmarks: list[list[float]]
+    track_id: int | None = None
+    predicted: bool | None = None
+
+
+class DetectResponse(BaseModel):
+    width: int
+    height: int
+    faces: list[FaceOut]
+    seconds: float
+
+
+class ReportOut(BaseModel):
+    method: str
+    seconds: float
+    face_count: int
+    faces: list[FaceOut]
+    warnings: list[str] = []
+    face_details: list[dict[str, Any]] = []
+
+
+class AnonymizeResponse(BaseModel):
+    result: FileLink
+    width: int
+    height: int
+    report: ReportOut
+    audit: dict[str, Any] | None = None
+
+
+class PairOut(BaseModel):
+    a: int
+    b: int
+    box_a: list[float]
+    box_b: list[float]
+    similarity: float
+    same_person: bool
+
+
+class VerifyResponse(BaseModel):
+    similarity: float
+    threshold: float
+    same_person: bool
+    box_a: list[float]
+    box_b: list[float]
+    faces_a: int
+    faces_b: int
+    pairs: list[PairOut]
+
+
+class AttributesOut(BaseModel):
+    box: list[float]
+    score: float
+    age: float
+    gender: str
+    gender_prob: float
+    emotion: str
+    emotions: dict[str, float]
+    landmarks: list[list[float]]
+
+
+class AnalyzeResponse(BaseModel):
+    faces: list[AttributesOut]
+    seconds: float
+
+
+class FaceAuditOut(BaseModel):
+    box: list[float]
+    identity_similarity: float | None
+    identity_similarity_detected: float | None
+    re_identified: bool
+    still_detectable: bool
+    detection_score: float | None
+    landmark_drift: float | None
+    age_difference: float | None
+    same_gender: bool | None
+    same_emotion: bool | None
+
+
+class AuditResponse(BaseModel):
+    summary: dict[str, float | int | None]
+    ssim_outside: float
+    psnr_outside: float | None
+    background_identical: bool
+    faces: list[FaceAuditOut]
+    anonymized: FileLink | None = None
+    seconds: float
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    version: str
+    device: str
+    generators: list[str]
+    methods: list[str]
+    auth: bool
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    seed: int
+    grid: FileLink
+    images: list[FileLink]
+    latents: list[list[float]]
+
+
+class InvertResponse(BaseModel):
+    model: str
+    z: list[float]
+    reconstruction: FileLink
+    target: FileLink
+    method: str
+    ssim: float
+    identity_similarity: float | None
+    same_person: bool | None
+    face: FaceOut | None
+    seconds: float
+
+
+class LatentImageResponse(BaseModel):
+    model: str
+    z: list[float]
+    image: FileLink
+    seconds: float
+
+
+class DirectionOut(BaseModel):
+    name: str
+    kind: Literal["raw", "pca", "attribute", "orthogonal"] | str
+
+
+class DirectionsResponse(BaseModel):
+    model: str
+    latent_dim: int
+    resolution: int
+    licence: str
+    training_data: str
+    directions: list[DirectionOut]
+    presets: list[str]
+    unit: str = "standard deviations of the latent distribution along the direction"
