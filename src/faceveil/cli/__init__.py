@@ -21,6 +21,7 @@ from faceveil.cli import (  # noqa: F401  (they register their commands)
     gen_mix,
     gen_train,
     generate,
+    serve,
 )
 from faceveil.cli.common import app
 from faceveil.errors import FaceveilError
