@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -292,3 +293,8 @@ def start_worker(store: Store):
     worker = Worker(store)
     worker.start()
     return worker
+
+
+def get_store(request: Request) -> Store:
+    """FastAPI dependency: the app's store."""
+    return request.app.state.store
