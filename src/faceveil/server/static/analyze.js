@@ -49,11 +49,11 @@ onSubmit($("#analyze-form"), $("#analyze-run"), aStatus, async () => {
   boxes.replaceChildren();
   const rows = $("#faces-table tbody");
   rows.replaceChildren();
-  const fontSize = Math.max(14, img.naturalWidth / 40);
+  const fontSize = Math.max(12, Math.min(img.naturalWidth, img.naturalHeight) / 40);
   faces.forEach((f, i) => {
     const [x, y, w, h] = f.box;
     boxes.append(svg("rect", { x, y, width: w, height: h }));
-    const label = `${i + 1}: ${f.age !== undefined ? Math.round(f.age) : "?"} ${f.gender ?? ""} ${f.emotion ?? ""}`;
+    const label = `${i + 1}`;
     boxes.append(svg("text", { x, y: Math.max(fontSize, y - 4), "font-size": fontSize }, label));
     rows.append(el("tr", {},
       el("td", { text: i + 1 }), el("td", { text: fmt(f.score, 2) }),
@@ -87,13 +87,15 @@ onSubmit($("#verify-form"), $("#verify-run"), vStatus, async () => {
   const data = new FormData();
   data.append("file_a", a);
   data.append("file_b", b);
+  if ($("#verify-all").checked) data.append("all_pairs", "true");
   const r = await api("/verify", { method: "POST", body: data });
   gauge(r.similarity, r.threshold);
   $("#verify-verdict").textContent = r.same_person
     ? `Same person (similarity ${fmt(r.similarity)} ≥ ${fmt(r.threshold)}).`
     : `Different people (similarity ${fmt(r.similarity)} < ${fmt(r.threshold)}).`;
   $("#verify-result").hidden = false;
-  say(vStatus, `${r.faces_a ?? "?"} and ${r.faces_b ?? "?"} face(s) found; the largest compared.`);
+  say(vStatus, `${r.faces_a} and ${r.faces_b} face(s) found; ` +
+    ($("#verify-all").checked ? "the most similar pair shown." : "the largest of each compared."));
 });
 
 // --- gallery

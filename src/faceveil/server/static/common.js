@@ -17,7 +17,8 @@ export class ApiError extends Error {
 // Calls the API; `body` is FormData (multipart) or a plain object (JSON). Returns parsed JSON,
 // or a Blob for images.
 export async function api(path, { method = "GET", body, headers = {}, query } = {}) {
-  const init = { method, credentials: "same-origin", headers: { ...headers } };
+  // JSON answers by default (image routes answer with the image itself otherwise)
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
   if (body instanceof FormData) {
     init.body = body;
   } else if (body !== undefined) {

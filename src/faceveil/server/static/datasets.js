@@ -42,7 +42,7 @@ function filters() {
 }
 
 function thumbUrl(image) {
-  return image.thumbnail_url ?? image.url ?? image.file?.url ?? `/api/v1/files/${image.sha}`;
+  return image.thumbnail_url ?? image.file_url;
 }
 
 async function loadGrid() {
@@ -80,7 +80,7 @@ async function detail(datasetId, summary) {
   }
   $("#detail-title").textContent = image.filename || `Image ${image.id}`;
   const img = $("#detail-img");
-  img.src = image.url ?? image.file?.url ?? thumbUrl(image);
+  img.src = image.file_url;
   const boxes = $("#detail-boxes");
   boxes.setAttribute("viewBox", `0 0 ${image.width} ${image.height}`);
   const faces = image.faces ?? [];
@@ -168,8 +168,9 @@ $("#import-form").addEventListener("submit", async (event) => {
       if ($("#import-tags").value.trim()) data.append("tags", $("#import-tags").value.trim());
       try {
         const r = await api(`/datasets/${d.id}/images`, { method: "POST", body: data });
-        added += r.added ?? r.imported ?? items(r).length ?? 1;
-        skipped += r.skipped?.length ?? r.skipped ?? 0;
+        added += r.added.length;
+        skipped += r.duplicates.length + r.rejected.length;
+        if (r.rejected.length) say(status, r.rejected.map((x) => `${x.name}: ${x.error}`).join("; "), true);
       } catch (err) {
         skipped += 1;
         say(status, `${file.name}: ${err.message}`, true);

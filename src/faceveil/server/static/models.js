@@ -143,6 +143,7 @@ $("#train-form").addEventListener("submit", async (event) => {
       epochs: Number($("#train-epochs").value),
       res: Number($("#train-res").value),
       batch: Number($("#train-batch").value),
+      width: Number($("#train-width").value),
       seed: Number($("#train-seed").value),
     };
     if ($("#train-split").value) params.split = $("#train-split").value;

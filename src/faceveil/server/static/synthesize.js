@@ -124,12 +124,16 @@ $("#btn-reset").addEventListener("click", () => {
 
 // Select a face: invert an upload (or an image passed as ?image=<url> from Datasets).
 async function invert(blob) {
-  say(status, "Finding this face in the latent space (about 8 s)…");
+  const optimize = $("#invert-optimize").checked;
+  say(status, `Finding this face in the latent space${optimize ? " (about 8 s)" : ""}…`);
   const data = new FormData();
   data.append("file", blob, "face.png");
+  data.append("method", optimize ? "auto" : "encoder");
   const r = await api("/invert", { method: "POST", body: data });
   start({ z: r.z });
-  say(status, r.similarity !== undefined ? `Inverted (identity similarity ${r.similarity.toFixed(2)}).` : "Inverted.");
+  const sim = r.identity_similarity;
+  say(status, `Inverted (${r.method}; SSIM ${r.ssim.toFixed(2)}` +
+    (typeof sim === "number" ? `, identity similarity ${sim.toFixed(2)}` : "") + ").");
 }
 
 $("#invert-form").addEventListener("submit", async (event) => {
@@ -184,9 +188,10 @@ $("#mix-form").addEventListener("submit", async (event) => {
   const button = $("#mix-upload");
   button.disabled = true;
   try {
-    say(mixStatus, "Inverting face B (about 8 s)…");
+    say(mixStatus, "Inverting face B…");
     const data = new FormData();
     data.append("file", file);
+    data.append("method", $("#invert-optimize").checked ? "auto" : "encoder");
     const r = await api("/invert", { method: "POST", body: data });
     const shown = await api("/edit", { method: "POST", body: { z: r.z, changes: {}, size: SIZE } });
     await setB(shown);
