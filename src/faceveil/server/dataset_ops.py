@@ -107,6 +107,7 @@ def import_image(
 ) -> tuple[Image, bool]:
     """Add one image to `dataset`: (image, created). InputError when it is not a readable
     image; the same bytes twice in a dataset give the existing image (created False)."""
+    split = check_split(split)
     fmt = _sniff_image(data)
     if fmt is None:
         raise InputError("not an image (by content)")
@@ -134,7 +135,7 @@ def import_image(
         height=meta["height"],
         face_count=len(meta["faces"]),
         faces_json=meta["faces"],
-        split=check_split(split),
+        split=split,
     )
     for i, f in enumerate(meta["faces"]):
         image.faces.append(
