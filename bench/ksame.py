@@ -1,13 +1,15 @@
 """``ksame`` measured by the privacy audit on ORL 2x, for several k.
 
-    python bench/ksame.py [--people 40] [--k 2 5 10] [--no-attributes] [--samples 1000]
+    python bench/ksame.py [--people 40] [--k 2 5 10] [--scenes 10] [--no-attributes]
+                          [--samples 1000]
 
 First the synthetic gallery is built from scratch in a temporary cache folder (build time,
 identities kept). Then, for each k, the ORL protocol of ``bench/privacy.py``
 (``faceveil.audit.orl``): re-ID against the other nine photos of the same person, detection
-kept, attribute agreement, SSIM outside the face regions (``faceveil.audit.audit_pair``), time
-per face, and the share of faces that fell back to blur (no k-average passed the identity
-check, or the face was too small or turned). Writes bench/out/ksame.md and bench/out/ksame.json.
+kept, attribute agreement, time per face, and the share of faces that fell back to blur (no
+k-average passed the identity check, or the face was too small or turned). Then the
+multi-face scenes of bench/privacy.py (re-ID there: the same photo's SFace identity; SSIM
+outside the enlarged face regions). Writes bench/out/ksame.md and bench/out/ksame.json.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=40, help="ORL subjects (max 40)")
     ap.add_argument("--k", type=int, nargs="+", default=[2, 5, 10])
     ap.add_argument("--samples", type=int, default=None, help="synthetic gallery samples")
+    ap.add_argument("--scenes", type=int, default=10, help="multi-face scenes")
     ap.add_argument("--no-attributes", action="store_true", help="skip age/gender/emotion")
     args = ap.parse_args()
     if args.samples:
@@ -61,9 +64,7 @@ def main() -> None:
 
         row = orl_protocol(anonymizer, people=args.people, attributes=not args.no_attributes)
         row["fallback_rate"] = float(np.mean(fallbacks))
-        # SSIM outside the enlarged regions, as in bench/privacy.py's scene rows: ORL's protocol
-        # does not report it, so measure it on every tenth ORL face.
-        row["ssim_outside"] = _ssim_outside(anonymize, audit_pair, k, args.people)
+        row["scenes"] = _scenes(anonymize, audit_pair, k, args.scenes)
         results["k"][k] = row
         print(f"k={k}: done", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -73,18 +74,35 @@ def main() -> None:
     print(table)
 
 
-def _ssim_outside(anonymize, audit_pair, k: int, people: int) -> float:
+def _scenes(anonymize, audit_pair, k: int, n: int) -> dict:
+    """bench/privacy.py's scenes (1280x720, 6 faces each): the same photo's identity, detection
+    kept, SSIM outside the enlarged face regions, fallbacks and time per face."""
     from faceveil.detect import detect
-    from faceveil.io.orl import load_orl
+    from faceveil.testing import make_scene
 
-    values = []
-    for person, image in load_orl()[::10]:
-        if person > people:
-            continue
-        faces = detect(image, small_faces=False)[:1]
-        out = anonymize(image, "ksame", faces=faces, k=k).image
-        values.append(audit_pair(image, out, faces=faces, attributes=False).ssim_outside)
-    return float(np.mean(values))
+    faces_total = reid = kept = fallbacks = 0
+    ssims, seconds = [], 0.0
+    for seed in range(n):
+        image, _ = make_scene(500 + seed, (1280, 720), 6, (60, 160), max_rotation_deg=10)
+        faces = detect(image)
+        start = time.perf_counter()
+        out, report = anonymize(image, "ksame", faces=faces, k=k)
+        seconds += time.perf_counter() - start
+        fallbacks += len(report.warnings)
+        item = audit_pair(image, out, faces=faces, attributes=False)
+        ssims.append(item.ssim_outside)
+        for f in item.faces:
+            faces_total += 1
+            reid += f.re_identified
+            kept += f.still_detectable
+    return {
+        "faces": faces_total,
+        "re_identification_rate": reid / faces_total,
+        "detection_kept_rate": kept / faces_total,
+        "fallback_rate": fallbacks / faces_total,
+        "ssim_outside": float(np.mean(ssims)),
+        "ms_per_face": 1000 * seconds / faces_total,
+    }
 
 
 def _pct(v) -> str:
@@ -93,20 +111,30 @@ def _pct(v) -> str:
 
 def markdown(results: dict) -> str:
     lines = [
-        "| k | re-ID (pairs) | re-ID (any of 9) | detection kept | blur fallback | same gender "
+        "| data | k | re-ID | re-ID (any of 9) | detection kept | blur fallback | same gender "
         "| same emotion | age diff (y) | SSIM outside | ms/face |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for k, r in results["k"].items():
-        age = r["mean_age_difference"]
         lines.append(
-            f"| {k} | {_pct(r['re_identification_rate'])} | {_pct(r['re_identified_any_rate'])} "
-            f"| {_pct(r['detection_kept_rate'])} | {_pct(r['fallback_rate'])} "
-            f"| {_pct(r['same_gender_rate'])} | {_pct(r['same_emotion_rate'])} "
-            f"| {'–' if age is None else f'{age:.1f}'} | {r['ssim_outside']:.4f} "
+            f"| ORL 2x | {k} | {_pct(r['re_identification_rate'])} "
+            f"| {_pct(r['re_identified_any_rate'])} | {_pct(r['detection_kept_rate'])} "
+            f"| {_pct(r['fallback_rate'])} | {_pct(r['same_gender_rate'])} "
+            f"| {_pct(r['same_emotion_rate'])} | {_num(r['mean_age_difference'])} | – "
             f"| {r['ms_per_face']:.0f} |"
         )
+    for k, r in results["k"].items():
+        s = r["scenes"]
+        lines.append(
+            f"| scenes | {k} | {_pct(s['re_identification_rate'])} | – "
+            f"| {_pct(s['detection_kept_rate'])} | {_pct(s['fallback_rate'])} | – | – | – "
+            f"| {s['ssim_outside']:.4f} | {s['ms_per_face']:.0f} |"
+        )
     return "\n".join(lines)
+
+
+def _num(v) -> str:
+    return "–" if v is None else f"{v:.1f}"
 
 
 if __name__ == "__main__":
