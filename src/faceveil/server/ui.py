@@ -53,7 +53,7 @@ def _dataset_choices() -> dict:
         from faceveil.server.image_meta import SKIN_TONE_NAMES
     except ImportError:  # the store's metadata module is optional for the page itself
         SKIN_TONE_NAMES = ()
-    return {"emotions": EMOTIONS, "skin_tones": SKIN_TONE_NAMES}
+    return {"emotions": EMOTIONS, "skin_tones": SKIN_TONE_NAMES, "methods": _methods()}
 
 
 def _tokens_match(given: str | None, expected: str) -> bool:

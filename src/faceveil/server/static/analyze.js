@@ -128,8 +128,12 @@ async function gallerySize() {
     const r = await api("/gallery");
     const faces = r.faces ?? r.items ?? r;
     if (Array.isArray(faces)) $("#gallery-size").textContent = `${faces.length} face(s) enrolled.`;
-  } catch {
-    /* the gallery list is optional */
+  } catch (err) {
+    if (err.status === 404 || err.status === 405) {
+      // this server has no gallery routes: say so instead of failing on every click
+      say(gStatus, "Gallery search is not available on this server (no /api/v1/gallery).");
+      for (const b of ["#enrol-run", "#search-run"]) $(b).disabled = true;
+    }
   }
 }
 gallerySize();

@@ -1,6 +1,6 @@
 // Datasets page: create, import (files or a zip, with split and tags), a filtered and paged
 // thumbnail grid, per-image detail.
-import { $, $$, api, el, fmt, say } from "./common.js";
+import { $, $$, api, el, fmt, pollJob, say } from "./common.js";
 
 const PAGE = 24;
 const status = $("#datasets-status");
@@ -198,6 +198,28 @@ $("#dataset-delete").addEventListener("click", async () => {
     await loadGrid();
   } catch (err) {
     say(status, err.message, true);
+  }
+});
+
+$("#anon-dataset-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const d = current();
+  if (!d) return;
+  const params = { dataset_id: d.id, method: $("#anon-dataset-method").value };
+  if ($("#anon-dataset-split").value) params.split = $("#anon-dataset-split").value;
+  if ($("#anon-dataset-target").value.trim()) params.new_dataset = $("#anon-dataset-target").value.trim();
+  const bar = $("#anon-dataset-progress");
+  try {
+    const job = await api("/jobs", { method: "POST", body: { kind: "anonymize_dataset", params } });
+    bar.hidden = false;
+    say(status, `Anonymisation job #${job.id} queued (see Jobs for its files).`);
+    const end = await pollJob(job.id, (j) => { bar.value = j.progress ?? 0; }, 1000);
+    say(status, `Job #${job.id}: ${end.status}${end.error ? ` (${end.error})` : ""}.`, end.status !== "done");
+    if (params.new_dataset) await loadDatasets(d.id);
+  } catch (err) {
+    say(status, err.message, true);
+  } finally {
+    bar.hidden = true;
   }
 });
 
