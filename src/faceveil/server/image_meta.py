@@ -27,7 +27,8 @@ def skin_tone(ita: float) -> str:
 
 def face_ita(rgb: np.ndarray, face) -> float | None:
     """ITA = atan((L* - 50) / b*) of the median colour between the eyes and the mouth (cheeks
-    and nose: skin in nearly every face, away from hair and background). None when too small.
+    and nose: skin in nearly every face, away from hair and background). None when too small
+    or grey.
 
     It depends on the light as much as on the skin; treat it as a coarse grouping."""
     lm = np.asarray(face.landmarks, np.float64).reshape(5, 2)
@@ -41,6 +42,8 @@ def face_ita(rgb: np.ndarray, face) -> float | None:
         return None
     lab = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB)
     lab = lab.reshape(-1, 3).astype(np.float64)
+    if np.abs(np.median(lab[:, 1:], axis=0) - 128.0).max() < 1.0:
+        return None  # a grey picture has no hue to measure
     lightness = float(np.median(lab[:, 0])) * 100.0 / 255.0
     b = float(np.median(lab[:, 2])) - 128.0
     return round(math.degrees(math.atan2(lightness - 50.0, b)), 2)

@@ -87,6 +87,7 @@ def run_video(ctx) -> dict:
     batch = anonymize_paths(
         [src], dst, options=_options(ctx.params), overwrite=True, progress=False
     )
+    ctx.check()  # cancelled while it ran (anonymize_paths cannot be stopped midway)
     if batch.failed:
         raise InputError(batch.failed[0].error or "anonymisation failed")
     report = batch.files[0].to_dict()
