@@ -68,6 +68,7 @@ def make_inputs(folder: Path) -> dict[str, Path]:
 
     import faceveil
     from faceveil.io.images import write_image
+    from faceveil.testing import make_clip
 
     out = {"astronaut": folder / "astronaut.png", "demo": folder / "demo.jpg"}
     write_image(out["astronaut"], data.astronaut())
@@ -77,6 +78,8 @@ def make_inputs(folder: Path) -> dict[str, Path]:
     for i, face in enumerate(faceveil.generate(8, seed=3, size=160)):
         out[f"face{i}"] = folder / f"face{i}.png"
         write_image(out[f"face{i}"], face)
+    out["clip"] = folder / "clip.mp4"
+    make_clip(out["clip"], seed=1, size=(640, 360), frames=50, n_faces=3, face_sizes=(50, 80))
     return out
 
 
@@ -123,6 +126,11 @@ def _anonymize(page, base, inputs, out) -> None:
     page.wait_for_selector("#audit-card:not([hidden])", timeout=180_000)
     page.get_by_label("Before/after split").fill("45")
     shoot(page, out, "anonymize")
+    page.get_by_label("Photo or video").set_input_files(str(inputs["clip"]))
+    page.get_by_label("Method").select_option("pixelate")
+    page.get_by_role("button", name="Anonymize").click()
+    page.wait_for_selector("#job-links a", timeout=300_000)
+    shoot(page, out, "anonymize_video")
 
 
 def _analyze(page, base, inputs, out) -> None:
@@ -177,12 +185,13 @@ def _datasets(page, base, inputs, out) -> int:
 def _models(page, base, out) -> None:
     page.goto(base + "/models")
     page.wait_for_selector("#models-table tbody tr")
-    page.get_by_label("Model name").fill("demo-dcgan32")
+    page.get_by_label("Model name").fill("demo-vae32")
+    page.get_by_label("Architecture").select_option("vae")
     page.get_by_label("Split").select_option("")
-    page.get_by_label("Epochs").fill("3")
+    page.get_by_label("Epochs").fill("40")
     page.get_by_label("Resolution").select_option("32")
     page.get_by_label("Batch").fill("8")
-    page.get_by_label("Width").fill("16")
+    page.get_by_label("Width").fill("32")
     page.get_by_label("Licence of the training data").fill("DCGAN samples, public-domain astronaut")
     page.get_by_role("button", name="Start training").click()
     page.wait_for_selector("#train-badge .badge.done, #train-badge .badge.failed", timeout=300_000)

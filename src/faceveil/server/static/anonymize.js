@@ -131,6 +131,8 @@ async function anonymizeVideo(file) {
   data.append("file", file);
   const job = await api("/jobs/upload", { method: "POST", body: data });
   $("#video-result").hidden = false;
+  $("#job-video").hidden = true;
+  $("#job-links").replaceChildren();
   $("#photo-result").hidden = true;
   $("#audit-card").hidden = true;
   $("#job-id").textContent = `#${job.id}`;
@@ -143,6 +145,11 @@ async function anonymizeVideo(file) {
   const links = $("#job-links");
   links.replaceChildren(...(end.files ?? []).map((f) =>
     el("a", { class: "button", href: f.url, download: f.name.split("/").pop(), text: `Download ${f.name}` })));
+  const video = (end.files ?? []).find((f) => /\.(mp4|webm|mov|mkv)$/i.test(f.name));
+  if (video) {
+    $("#job-video").src = video.url;
+    $("#job-video").hidden = false;
+  }
   if (end.status !== "done") say($("#job-status"), `${end.status}: ${end.error ?? ""}`, true);
 }
 
@@ -159,6 +166,7 @@ form.addEventListener("submit", async (event) => {
       if (beforeUrl) URL.revokeObjectURL(beforeUrl);
       beforeUrl = URL.createObjectURL(file);
       $("#before-img").src = beforeUrl;
+      $("#video-result").hidden = true;
       await anonymizePhoto(file);
     }
   } catch (err) {
