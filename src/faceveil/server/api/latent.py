@@ -69,14 +69,14 @@ def _image_response(data: bytes, suffix: str) -> Response:
 def _latent(values: list[float] | None, generator, label: str) -> np.ndarray | None:
     if values is None:
         return None
-    z = np.asarray(values, np.float32)
+    z = np.asarray(values, np.float64)
     if z.shape != (generator.latent_dim,):
         raise InputError(
             f"{label} must have {generator.latent_dim} values for {generator.name}, got {z.size}"
         )
     if not np.isfinite(z).all() or np.abs(z).max() > 100:
         raise InputError(f"{label} must be finite numbers within +-100")
-    return z
+    return z.astype(np.float32)
 
 
 def _face(generator, z: np.ndarray, size: int) -> np.ndarray:
@@ -114,7 +114,7 @@ async def generate(request: Request, format: str | None = FORMAT):  # noqa: A002
             seed=o.seed,
             grid=store_file(request, sheet, suffix),
             images=[store_file(request, *_encode(f, o.image_format)) for f in faces],
-            latents=np.round(latents.astype(np.float64), 5).tolist(),
+            latents=latents.astype(np.float64).tolist(),
         )
 
     return await run_in_threadpool(work)
@@ -143,7 +143,7 @@ async def invert(request: Request) -> s.InvertResponse:
         d = result.to_dict()
         return s.InvertResponse(
             model=generator.name,
-            z=d["z"],
+            z=result.z.astype(np.float64).tolist(),
             reconstruction=store_file(
                 request, *_encode(upsample(result.reconstruction, o.size), "png")
             ),
@@ -165,7 +165,7 @@ def _latent_answer(request, generator, z, face, o, as_json, start):
         return _image_response(data, suffix)
     return s.LatentImageResponse(
         model=generator.name,
-        z=np.round(np.asarray(z, np.float64), 5).tolist(),
+        z=np.asarray(z, np.float64).tolist(),  # exact: sent back, it draws the same face
         image=store_file(request, data, suffix),
         seconds=round(time.perf_counter() - start, 4),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from faceveil.anonymize import METHODS
 
@@ -19,6 +19,7 @@ ImageFormat = Literal["png", "jpeg"]
 Seed = Field(0, ge=0, le=2**31 - 1, description="the same seed gives the same result")
 Size = Field(256, ge=16, le=1024, description="output side in pixels")
 Model = Field(None, max_length=200, description="generator name; the default one when absent")
+MAX_GRID_PIXELS = 16 * 512 * 512
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
 
@@ -107,6 +108,12 @@ class GenerateRequest(Strict):
     model: str | None = Model
     columns: int | None = Field(None, ge=1, le=64)
     image_format: ImageFormat = "png"
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        if self.n * self.size**2 > MAX_GRID_PIXELS:
+            raise ValueError(f"n * size^2 must be at most {MAX_GRID_PIXELS} (16 faces at 512 px)")
+        return self
 
 
 class InvertRequest(Strict):
