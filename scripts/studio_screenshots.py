@@ -145,10 +145,35 @@ def _analyze(page, base, inputs, out) -> None:
     shoot(page, out, "analyze")
 
 
+def _slider_timing(page, moves: int = 40) -> None:
+    """Move the age slider `moves` times; print the times the page shows (server, request)."""
+    import re
+    import statistics
+
+    server, request = [], []
+    for i in range(moves):
+        src = page.locator("#face-img").get_attribute("src")
+        page.get_by_label("age (+ older)").fill(f"{-2 + 4 * (i + 1) / moves:.1f}")
+        page.wait_for_function(
+            f"document.querySelector('#face-img').getAttribute('src') !== {src!r}"
+            " && document.querySelector('#face-img').complete",
+            timeout=10_000,
+        )
+        ms = [int(v) for v in re.findall(r"(\d+) ms", page.locator("#edit-timing").inner_text())]
+        server.append(ms[0])
+        request.append(ms[1])
+    print(
+        f"slider updates ({moves}): server median {statistics.median(server):.0f} ms"
+        f" (max {max(server)}), request median {statistics.median(request):.0f} ms"
+        f" (max {max(request)})"
+    )
+
+
 def _synthesize(page, base, out) -> None:
     page.goto(base + "/synthesize")
     page.wait_for_selector("#slider-age")
     page.wait_for_function("document.querySelector('#face-img').naturalWidth > 0")
+    _slider_timing(page)
     page.get_by_label("age (+ older)").fill("2")
     page.get_by_label("smile (+ smiling)").fill("1.5")
     page.get_by_role("button", name="Random face B").click()
