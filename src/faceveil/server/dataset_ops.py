@@ -30,17 +30,25 @@ def clean_tags(tags) -> list[str]:
         return []
     if isinstance(tags, str):
         tags = tags.split(",")
-    out = sorted({str(t).strip().lower()[:64] for t in tags if str(t).strip()})
+    out = sorted({str(t).replace("\x00", "").strip().lower()[:64] for t in tags})
+    out = [t for t in out if t]
     if len(out) > MAX_TAGS:
         raise InputError(f"at most {MAX_TAGS} tags per image")
     return out
+
+
+def no_nul(*values) -> None:
+    """PostgreSQL cannot store or compare text holding NUL: refuse it up front (400)."""
+    for v in values:
+        if isinstance(v, str) and "\x00" in v:
+            raise InputError("text must not contain NUL characters")
 
 
 def check_split(split: str | None) -> str | None:
     if split in (None, ""):
         return None
     if split not in SPLITS:
-        raise InputError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        raise InputError(f"split must be one of {', '.join(SPLITS)}, got {str(split)[:20]!r}")
     return split
 
 
@@ -130,7 +138,7 @@ def import_image(
     image = Image(
         dataset_id=dataset.id,
         sha=sha,
-        filename=PurePosixPath(name).name[:255] or sha[:12] + suffix,
+        filename=PurePosixPath(name.replace("\x00", "")).name[:255] or sha[:12] + suffix,
         width=meta["width"],
         height=meta["height"],
         face_count=len(meta["faces"]),

@@ -28,15 +28,18 @@ def _options(params: dict):
     """AnonymizeOptions from ``params["options"]`` (plus ``method``), checked now."""
     from faceveil.anonymize import AnonymizeOptions
 
-    raw = dict(params.get("options") or {})
+    raw = params.get("options") or {}
+    if not isinstance(raw, dict):
+        raise InputError("params.options must be an object")
+    raw = dict(raw)
     if params.get("method"):
         raw["method"] = params["method"]
     bad = set(raw) - set(OPTION_KEYS)
     if bad:
-        raise InputError(f"unknown or forbidden option(s): {', '.join(sorted(bad))}")
-    if "color" in raw:
-        raw["color"] = tuple(raw["color"])
+        raise InputError(f"unknown or forbidden option(s): {', '.join(sorted(map(str, bad)))}")
     try:
+        if "color" in raw:
+            raw["color"] = tuple(int(c) for c in raw["color"])
         return AnonymizeOptions.from_kwargs(**raw)
     except (TypeError, ValueError) as exc:
         raise InputError(str(exc)) from None
@@ -97,9 +100,16 @@ def run_video(ctx) -> dict:
 
 # ---------------------------------------------------------------------- anonymize_dataset
 def validate_dataset_job(store, params: dict) -> dict:
+    from faceveil.server.dataset_ops import check_split
+
     ds = _dataset(store, params.get("dataset_id"))
+    check_split(params.get("split"))
     _options(params)
     target = params.get("new_dataset")
+    if target is not None and (
+        not isinstance(target, str) or not 0 < len(target) <= 200 or "\x00" in target
+    ):
+        raise InputError("params.new_dataset must be a dataset name (1-200 characters)")
     if target:
         with store.session() as s:
             if s.scalars(select(Dataset).where(Dataset.name == str(target))).first():
@@ -164,8 +174,10 @@ def _import_results(ctx, paths: list[Path]) -> int:
 # ---------------------------------------------------------------------- train
 def validate_train(store, params: dict) -> dict:
     from faceveil.gen.registry import model_dirs
+    from faceveil.server.dataset_ops import check_split
 
     ds = _dataset(store, params.get("dataset_id"))
+    check_split(params.get("split"))
     name = str(params.get("name") or "")
     if not MODEL_NAME.match(name):
         raise InputError("params.name: 1-64 letters, digits, '.', '_' or '-'")

@@ -143,6 +143,10 @@ def _get_image(s, dataset_id: int, image_id: int) -> Image:
 def create_dataset(body: DatasetCreate, store: StoreDep) -> DatasetOut:
     """A new, empty dataset; 409 when the name is taken."""
     name = body.name.strip()
+    try:
+        dataset_ops.no_nul(name, body.description)
+    except InputError as exc:
+        raise ApiError(400, str(exc)) from None
     if not name:
         raise ApiError(400, "name must not be blank")
     with store.session() as s:
@@ -242,6 +246,10 @@ def list_images(
 ) -> ImagePage:
     """Images by id, filtered by metadata. Face filters (age, gender, emotion, skin tone,
     ITA) select images where one face matches all of them; ``total`` counts every match."""
+    try:
+        dataset_ops.no_nul(emotion, tag)
+    except InputError as exc:
+        raise ApiError(400, str(exc)) from None
     if skin_tone is not None and skin_tone not in SKIN_TONE_NAMES:
         raise ApiError(400, f"skin_tone must be one of {', '.join(SKIN_TONE_NAMES)}")
     flt = dataset_ops.ImageFilter(

@@ -116,6 +116,8 @@ def list_jobs(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobList:
     """Jobs, newest first."""
+    if any("\x00" in (v or "") for v in (status, kind)):
+        raise ApiError(400, "text must not contain NUL characters")
     jobs, total = store.list_jobs(status=status, kind=kind, limit=limit, offset=offset)
     return JobList(
         items=[_out(store, request, j) for j in jobs], total=total, limit=limit, offset=offset
