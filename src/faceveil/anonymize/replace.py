@@ -43,21 +43,29 @@ def model():
     return generator, encoder
 
 
-@functools.lru_cache(maxsize=16)
-def face_mask(size: int, widen: float = 1.0) -> np.ndarray:
-    """Feathered oval over the template's face, brows to chin, in a (size, size) crop;
-    `widen` scales its axes (to reach glasses and cheeks the default leaves)."""
+WIDEST = 1.25  # the widest oval any method asks for (synth's and ksame's last try)
+
+
+def _oval(size: int, widen: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Centre, half-axes and feather sigma of the face oval in a (size, size) crop."""
     generator, _ = model()
     t = generator.landmark_template * (size / generator.resolution)
     eyes, mouth = (t[0] + t[1]) / 2, (t[3] + t[4]) / 2
     iod = float(np.linalg.norm(t[1] - t[0]))
     centre = (eyes + mouth) / 2 + (0, 0.15 * iod)
-    axes = (1.1 * widen * iod, 1.55 * widen * iod)
+    return centre, np.array((1.1 * widen * iod, 1.55 * widen * iod)), 0.18 * iod
+
+
+@functools.lru_cache(maxsize=16)
+def face_mask(size: int, widen: float = 1.0) -> np.ndarray:
+    """Feathered oval over the template's face, brows to chin, in a (size, size) crop;
+    `widen` scales its axes (to reach glasses and cheeks the default leaves)."""
+    centre, axes, sigma = _oval(size, widen)
     mask = np.zeros((size, size), np.float32)
     cv2.ellipse(
         mask,
         (centre * 4).round().astype(int),
-        (np.array(axes) * 4).round().astype(int),
+        (axes * 4).round().astype(int),
         0,
         0,
         360,
@@ -66,15 +74,22 @@ def face_mask(size: int, widen: float = 1.0) -> np.ndarray:
         cv2.LINE_AA,
         2,
     )
-    return cv2.GaussianBlur(mask, (0, 0), 0.18 * iod)
+    return cv2.GaussianBlur(mask, (0, 0), sigma)
 
 
 def inside_image(shape: tuple[int, ...], matrix: np.ndarray, size: int) -> np.ndarray:
     """1 where the aligned crop lies inside the image (the method's ROI), fading to 0 at its
     edge: a face oval that reaches past the ROI must not end in a hard line there."""
     h, w = shape[:2]
-    valid = cv2.warpAffine(np.ones((h, w), np.float32), matrix, (size, size), borderValue=0)
     edge = max(2, size // 16)
+    centre, axes, sigma = _oval(size, WIDEST)
+    reach = axes + 3 * sigma + 2 * edge
+    corners = centre + reach * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])
+    inverse = cv2.invertAffineTransform(matrix)
+    mapped = corners @ inverse[:, :2].T + inverse[:, 2]
+    if (mapped >= 0).all() and (mapped[:, 0] < w).all() and (mapped[:, 1] < h).all():
+        return np.ones((size, size), np.float32)  # the widest oval is well inside: no fade
+    valid = cv2.warpAffine(np.ones((h, w), np.float32), matrix, (size, size), borderValue=0)
     valid = cv2.erode(valid, np.ones((edge, edge), np.uint8))
     return cv2.GaussianBlur(valid, (0, 0), edge / 2)
 

@@ -49,7 +49,7 @@ ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (gr
 ATTEMPTS = ((0.5, 1.0), (0.3, 1.0), (0.0, 1.0), (0.0, 1.25))
 CHECKS = 2  # identity checks (SFace, ~17 ms each) per attempt, best-fitting candidates first
 TRACK_SMOOTHING = 0.5  # weight of the previous pose latent on a track
-REDRAW_EVERY = 3  # frames a track's face is re-warped before it is decoded again
+REDRAW_EVERY = 4  # frames a track's face is re-warped before it is decoded again
 _tracks = TrackCache()  # (run, track) -> (z_new, z_face, a, face, frames since, widen)
 
 
