@@ -127,6 +127,7 @@ def test_anonymize_json_links_the_stored_result(client):
         assert body["result"]["sha"] == hashlib.sha256(image.content).hexdigest()
         stored = client.get(body["result"]["url"])
         assert stored.headers["content-type"] == "image/png"
+        assert stored.headers["x-content-type-options"] == "nosniff"
         assert stored.content == image.content
 
 

@@ -269,7 +269,10 @@ def get_file(sha: str, request: Request):
     return FileResponse(
         path,
         media_type=media_type(head + b"\0" * 64),
-        headers={"Cache-Control": "private, max-age=31536000, immutable"},
+        headers={
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",  # served as what the bytes are, nothing else
+        },
     )
 
 
