@@ -48,6 +48,7 @@ class JobContext:
     params: dict
     attempt: int
     result_dir: Path
+    stopping: threading.Event | None = None  # the worker's: set when the app stops
     _last_write: float = field(default=0.0)
 
     def progress(self, percent: float, message: str = "") -> None:
@@ -70,6 +71,8 @@ class JobContext:
 
     def should_stop(self) -> bool:
         if self.store.stop_requested(self.job_id):
+            return True
+        if self.stopping is not None and self.stopping.is_set():
             return True
         # Another process (or a restart of this one) may have asked through the database.
         now = time.monotonic()
@@ -148,7 +151,9 @@ class Worker:
 
     def _run(self, job_id: int, kind: str, params: dict, attempt: int) -> None:
         self.current = job_id
-        ctx = JobContext(self.store, job_id, params, attempt, self.store.job_dir(job_id))
+        ctx = JobContext(
+            self.store, job_id, params, attempt, self.store.job_dir(job_id), stopping=self._stop
+        )
         ctx.result_dir.mkdir(parents=True, exist_ok=True)
         ctx.log(f"started ({kind}, attempt {attempt})")
         status, result, error = "done", None, None

@@ -191,8 +191,20 @@ class Store:
 
     @staticmethod
     def _log(job: Job, message: str) -> None:
+        """Append a line to a job's log in the job's own session (one SQL UPDATE with ||,
+        so lines written at once by the worker and by a request are all kept)."""
+        from sqlalchemy.orm import object_session
+
         stamp = utcnow().strftime("%H:%M:%S")
-        job.log = ((job.log or "") + f"{stamp} {message}\n")[-LOG_TAIL:]
+        line = f"{stamp} {message}\n"
+        session = object_session(job)
+        session.execute(
+            update(Job).where(Job.id == job.id).values(log=Job.log + line),
+            execution_options={"synchronize_session": False},
+        )
+        session.refresh(job, ["log"])
+        if len(job.log or "") > 2 * LOG_TAIL:  # keep the tail only
+            job.log = job.log[-LOG_TAIL:]
 
     def job_files(self, job_id: int) -> dict[str, Path]:
         """Files a job made, by name: its results folder and, for training, the model's
