@@ -271,3 +271,30 @@ def test_models_list_licences_and_selection(client):
     assert store.selected_generator() == "dcgan64"
     assert client.post(f"{API}/models/dcgan64/select").json()["selected"]
     assert [m["name"] for m in client.get(f"{API}/models").json() if m["selected"]] == ["dcgan64"]
+
+
+def test_training_job_over_http_registers_a_selectable_model(client, monkeypatch, tmp_path):
+    from faceveil.gen import get_generator
+
+    monkeypatch.setenv("FACEVEIL_MODELS", str(tmp_path / "home"))
+    ds = client.post(f"{API}/datasets", json={"name": "crops"}).json()["id"]
+    files = [("files", (f"{i}.png", encode_image(f, ".png")))
+             for i, f in enumerate(get_generator().sample(16, seed=5))]  # fmt: skip
+    assert len(client.post(f"{API}/datasets/{ds}/images", files=files).json()["added"]) == 16
+    params = {"dataset_id": ds, "name": "tiny-api", "prepare": False, "epochs": 2, "res": 32,
+              "width": 8, "latent_dim": 16, "batch": 8, "template_samples": 16}  # fmt: skip
+    job = client.post(f"{API}/jobs", json={"kind": "train", "params": params}).json()
+    job = wait_job(client, job["id"])
+    assert job["status"] == "done", job["error"]
+    assert "epoch 1/2" in job["log"] and "epoch 2/2" in job["log"]
+    links = {f["name"]: f["url"] for f in job["files"]}
+    assert {"losses.png", "samples/epoch_0001.png", "samples/epoch_0002.png"} <= set(links)
+    plot = client.get(links["losses.png"])
+    assert plot.headers["content-type"] == "image/png" and plot.content[:4] == b"\x89PNG"
+    again = client.post(f"{API}/jobs", json={"kind": "train", "params": params})
+    assert again.status_code == 400 and "exists already" in again.json()["error"]
+    model = client.post(f"{API}/models/tiny-api/select").json()
+    assert model["source"] == "trained" and model["job_id"] == job["id"] and model["selected"]
+    chosen = client.app.state.store.selected_generator()
+    assert get_generator(chosen).info.name == "tiny-api"
+    client.post(f"{API}/models/dcgan64/select")
