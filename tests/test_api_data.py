@@ -188,6 +188,9 @@ def test_data_route_errors(client, dataset):
         r = client.get(API + path)
         assert r.status_code == 404 and r.json()["status"] == 404, path
     assert client.delete(f"{API}/datasets/999").status_code == 404
+    assert client.get(f"{API}/datasets/{2**70}/images/1").status_code == 422  # no overflow
+    r = client.post(f"{API}/jobs", json={"kind": "train", "params": {"dataset_id": 2**70}})
+    assert r.status_code == 400
     assert client.post(f"{API}/models/nope/select").status_code == 404
     bad = client.get(f"{API}/datasets/{ds}/images", params={"skin_tone": "green"})
     assert bad.status_code == 400 and "skin_tone" in bad.json()["error"]

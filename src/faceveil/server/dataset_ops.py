@@ -15,6 +15,7 @@ from faceveil.errors import InputError
 from faceveil.server.models_db import SPLITS, Dataset, Image, ImageFace, ImageTag, StoredFile
 
 MAX_TAGS = 32
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 MAX_ZIP_MEMBERS = 10_000
 
 

@@ -46,10 +46,14 @@ def _options(params: dict):
 
 
 def _dataset(store, dataset_id) -> Dataset:
+    from faceveil.server.dataset_ops import MAX_ID
+
     try:
         dataset_id = int(dataset_id)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError("params.dataset_id must be a dataset id") from None
+    if not 1 <= dataset_id <= MAX_ID:
+        raise InputError(f"no dataset {dataset_id}")
     with store.session() as s:
         ds = s.get(Dataset, dataset_id)
         if ds is None:

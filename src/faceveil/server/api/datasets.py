@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from faceveil.server.store import Store, get_store
 
 router = APIRouter(tags=["datasets"])
 StoreDep = Annotated[Store, Depends(get_store)]
+Id = Annotated[int, Path(ge=1, le=dataset_ops.MAX_ID)]  # ids fit a 32-bit INTEGER column
 Split = Literal["train", "test"]
 THUMB_SIZES = (64, 128, 256, 512)
 
@@ -124,14 +125,14 @@ def image_out(request: Request, image: Image) -> ImageOut:
     )
 
 
-def _get_dataset(s, dataset_id: int) -> Dataset:
+def _get_dataset(s, dataset_id: Id) -> Dataset:
     ds = s.get(Dataset, dataset_id)
     if ds is None:
         raise ApiError(404, f"no dataset {dataset_id}")
     return ds
 
 
-def _get_image(s, dataset_id: int, image_id: int) -> Image:
+def _get_image(s, dataset_id: Id, image_id: Id) -> Image:
     _get_dataset(s, dataset_id)
     image = s.get(Image, image_id)
     if image is None or image.dataset_id != dataset_id:
@@ -165,13 +166,13 @@ def list_datasets(store: StoreDep) -> list[DatasetOut]:
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetOut)
-def get_dataset(dataset_id: int, store: StoreDep) -> DatasetOut:
+def get_dataset(dataset_id: Id, store: StoreDep) -> DatasetOut:
     with store.session() as s:
         return _dataset_out(s, _get_dataset(s, dataset_id))
 
 
 @router.delete("/datasets/{dataset_id}", status_code=204, response_class=Response)
-def delete_dataset(dataset_id: int, store: StoreDep) -> Response:
+def delete_dataset(dataset_id: Id, store: StoreDep) -> Response:
     """Delete the dataset and its image records (stored files other datasets share stay)."""
     with store.session() as s:
         s.delete(_get_dataset(s, dataset_id))
@@ -180,7 +181,7 @@ def delete_dataset(dataset_id: int, store: StoreDep) -> Response:
 
 @router.post("/datasets/{dataset_id}/images", response_model=ImportOut)
 def import_images(
-    dataset_id: int,
+    dataset_id: Id,
     request: Request,
     store: StoreDep,
     files: Annotated[list[UploadFile], File(description="images, or zips of images")],
@@ -227,11 +228,11 @@ def import_images(
 
 @router.get("/datasets/{dataset_id}/images", response_model=ImagePage)
 def list_images(
-    dataset_id: int,
+    dataset_id: Id,
     request: Request,
     store: StoreDep,
-    min_faces: Annotated[int | None, Query(ge=0)] = None,
-    max_faces: Annotated[int | None, Query(ge=0)] = None,
+    min_faces: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+    max_faces: Annotated[int | None, Query(ge=0, le=100_000)] = None,
     age_min: Annotated[float | None, Query(ge=0, le=150)] = None,
     age_max: Annotated[float | None, Query(ge=0, le=150)] = None,
     gender: Literal["female", "male"] | None = None,
@@ -242,7 +243,7 @@ def list_images(
     tag: Annotated[str | None, Query(max_length=64)] = None,
     split: Split | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=dataset_ops.MAX_ID)] = 0,
 ) -> ImagePage:
     """Images by id, filtered by metadata. Face filters (age, gender, emotion, skin tone,
     ITA) select images where one face matches all of them; ``total`` counts every match."""
@@ -264,14 +265,14 @@ def list_images(
 
 
 @router.get("/datasets/{dataset_id}/images/{image_id}", response_model=ImageOut)
-def get_image(dataset_id: int, image_id: int, request: Request, store: StoreDep) -> ImageOut:
+def get_image(dataset_id: Id, image_id: Id, request: Request, store: StoreDep) -> ImageOut:
     with store.session() as s:
         return image_out(request, _get_image(s, dataset_id, image_id))
 
 
 @router.patch("/datasets/{dataset_id}/images/{image_id}", response_model=ImageOut)
 def patch_image(
-    dataset_id: int, image_id: int, body: ImagePatch, request: Request, store: StoreDep
+    dataset_id: Id, image_id: Id, body: ImagePatch, request: Request, store: StoreDep
 ) -> ImageOut:
     """Set the tags and/or the split (fields left out stay as they are)."""
     with store.session() as s:
@@ -291,13 +292,13 @@ def patch_image(
 
 
 @router.delete("/datasets/{dataset_id}/images/{image_id}", status_code=204, response_class=Response)
-def delete_image(dataset_id: int, image_id: int, store: StoreDep) -> Response:
+def delete_image(dataset_id: Id, image_id: Id, store: StoreDep) -> Response:
     with store.session() as s:
         s.delete(_get_image(s, dataset_id, image_id))
     return Response(status_code=204)
 
 
-def _image_path(store: Store, dataset_id: int, image_id: int):
+def _image_path(store: Store, dataset_id: Id, image_id: Id):
     with store.session() as s:
         sha = _get_image(s, dataset_id, image_id).sha
     path = store.files.find(sha)
@@ -312,7 +313,7 @@ def _image_path(store: Store, dataset_id: int, image_id: int):
     response_class=FileResponse,
     responses={200: {"content": {"image/*": {}}}},
 )
-def image_file(dataset_id: int, image_id: int, store: StoreDep) -> FileResponse:
+def image_file(dataset_id: Id, image_id: Id, store: StoreDep) -> FileResponse:
     import mimetypes
 
     path = _image_path(store, dataset_id, image_id)
@@ -326,8 +327,8 @@ def image_file(dataset_id: int, image_id: int, store: StoreDep) -> FileResponse:
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def image_thumbnail(
-    dataset_id: int,
-    image_id: int,
+    dataset_id: Id,
+    image_id: Id,
     store: StoreDep,
     size: Annotated[int, Query(description=f"longest side, one of {THUMB_SIZES}")] = 256,
 ) -> FileResponse:

@@ -8,17 +8,19 @@ import mimetypes
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from faceveil.errors import InputError
+from faceveil.server.dataset_ops import MAX_ID
 from faceveil.server.errors import ApiError
 from faceveil.server.models_db import JOB_STATUSES
 from faceveil.server.store import Store, get_store
 
 router = APIRouter(tags=["jobs"])
 StoreDep = Annotated[Store, Depends(get_store)]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID)]  # ids fit a 32-bit INTEGER column
 
 
 class FileLink(BaseModel):
@@ -113,7 +115,7 @@ def list_jobs(
     status: Annotated[str | None, Query(description=" | ".join(JOB_STATUSES))] = None,
     kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> JobList:
     """Jobs, newest first."""
     if any("\x00" in (v or "") for v in (status, kind)):
@@ -125,13 +127,13 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get_job(job_id: int, request: Request, store: StoreDep) -> JobOut:
+def get_job(job_id: JobId, request: Request, store: StoreDep) -> JobOut:
     """Status, progress (0-100), log tail, result and result file links."""
     return _out(store, request, _job_or_404(store, job_id))
 
 
 @router.delete("/jobs/{job_id}", response_model=JobOut)
-def cancel_job(job_id: int, request: Request, store: StoreDep) -> JobOut:
+def cancel_job(job_id: JobId, request: Request, store: StoreDep) -> JobOut:
     """Cancel: a queued job at once, a running one at its next step."""
     job = store.cancel_job(job_id)
     if job is None:
@@ -140,7 +142,7 @@ def cancel_job(job_id: int, request: Request, store: StoreDep) -> JobOut:
 
 
 @router.post("/jobs/{job_id}/resume", response_model=JobOut)
-def resume_job(job_id: int, request: Request, store: StoreDep) -> JobOut:
+def resume_job(job_id: JobId, request: Request, store: StoreDep) -> JobOut:
     """Queue an interrupted, failed or cancelled job again (training resumes from its
     checkpoint); 409 for a job that is queued, running or done."""
     try:
@@ -158,7 +160,7 @@ def resume_job(job_id: int, request: Request, store: StoreDep) -> JobOut:
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def job_file(job_id: int, name: str, store: StoreDep) -> FileResponse:
+def job_file(job_id: JobId, name: str, store: StoreDep) -> FileResponse:
     """A file the job made, by the name its status lists (nothing else is served)."""
     _job_or_404(store, job_id)
     path = store.job_files(job_id).get(name)
