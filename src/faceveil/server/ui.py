@@ -94,7 +94,10 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for path, template, _label in PAGES:
         app.add_api_route(
-            path, _page_handler(template), methods=["GET"], response_class=HTMLResponse,
+            path,
+            _page_handler(template),
+            methods=["GET"],
+            response_class=HTMLResponse,
             include_in_schema=False,
         )
 
