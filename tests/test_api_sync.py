@@ -182,6 +182,21 @@ def test_analyze_gives_attributes(client):
     assert len(meshed["faces"][0]["landmarks"]) == 468
 
 
+def test_analyze_of_a_degenerate_detection_is_400_not_500(client, monkeypatch):
+    """schemathesis found a 500: a zero-size box (from a tiny fuzzed image) made the face
+    mesh raise ValueError. The detector is made to return such a box here."""
+    import faceveil.analysis.attributes as attributes
+    from faceveil.detect import Face
+
+    eyes = np.array([[10, 10], [20, 10], [15, 15], [11, 20], [19, 20]], np.float32)
+    monkeypatch.setattr(
+        attributes, "detect", lambda *a, **k: [Face((12.0, 8.0, 0.0, 0.0), 0.9, eyes)]
+    )
+    r = client.post(f"{API}/analyze", files=png_file())
+    err = assert_error(r, 400)["error"]
+    assert "cannot analyse" in err and "positive size" in err
+
+
 def test_audit_of_a_pair_and_of_a_method(client):
     solid = client.post(f"{API}/anonymize", files=png_file(), data={"method": "solid"}).content
     pair = client.post(

@@ -185,7 +185,10 @@ async def analyze(request: Request) -> s.AnalyzeResponse:
     def work():
         start = time.perf_counter()
         pixels, _ = _image(request, body.file("file"))
-        faces = faceveil.analyze(pixels, threshold=o.threshold, mesh=o.mesh)
+        try:
+            faces = faceveil.analyze(pixels, threshold=o.threshold, mesh=o.mesh)
+        except ValueError as exc:  # e.g. a degenerate (zero-size) detection on a tiny image
+            raise ApiError(400, f"cannot analyse the faces of this image: {exc}") from None
         return s.AnalyzeResponse(
             faces=[f.to_dict() for f in faces], seconds=round(time.perf_counter() - start, 3)
         )
