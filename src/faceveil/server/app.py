@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from faceveil import __version__
-from faceveil.server import auth, errors, store, ui, uploads
+from faceveil.server import auth, docs, errors, store, ui, uploads
 from faceveil.server.api import datasets, gallery, jobs, models, sync
 from faceveil.server.settings import Settings
 
@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Detect, anonymise, analyse, audit and synthesise faces, offline.",
         lifespan=lifespan,
+        docs_url=None,  # served by docs.install with local assets (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     ui.install(app)
+    docs.install(app)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
