@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from faceveil.anonymize.apply import apply_to_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.report import BatchReport, FileReport
-from faceveil.anonymize.video import anonymize_video
+from faceveil.anonymize.video import Cancelled, anonymize_video
 from faceveil.detect import Face, detect
 from faceveil.errors import FaceveilError, InputError, OutputError
 from faceveil.io.images import IMAGE_EXTENSIONS, load_image, write_image
@@ -179,10 +180,16 @@ def anonymize_paths(
     options: AnonymizeOptions | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> BatchReport:
     """Anonymise files, folders and videos; failed inputs are reported, never fatal.
 
     Returns a :class:`BatchReport`; ``report.failed`` lists the inputs that failed.
+    `on_progress(done, total)` and `should_stop()` are passed to :func:`anonymize_video` for
+    each video; `should_stop` is also polled before each file. A stop raises
+    :class:`~faceveil.anonymize.video.Cancelled` (files already written are kept; the one in
+    progress is not written).
     """
     options = options or AnonymizeOptions()
     paths = [Path(p) for p in inputs]
@@ -202,13 +209,23 @@ def anonymize_paths(
     seen: dict[Path, Path] = {}
     bar = tqdm(pairs, unit="file", disable=not progress or len(pairs) < 2, desc="faceveil")
     for src, dst in bar:
+        if should_stop is not None and should_stop():
+            bar.close()
+            raise Cancelled(f"stopped before {src}")
         try:
             if dst.resolve() in seen:
                 raise OutputError(f"{src}: same output name as {seen[dst.resolve()]}")
             seen[dst.resolve()] = src
             kind = _check_pair(src, dst, options, overwrite)
             if kind == "video":
-                rep = anonymize_video(src, dst, options, progress=progress)
+                rep = anonymize_video(
+                    src,
+                    dst,
+                    options,
+                    progress=progress,
+                    on_progress=on_progress,
+                    should_stop=should_stop,
+                )
             else:
                 rep = anonymize_image_file(src, dst, options)
         except (FaceveilError, OSError, ValueError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,6 +23,14 @@ from faceveil.io.video import VideoWriter, read_frames
 LOOKBACK_FRAMES = 4
 
 
+class Cancelled(Exception):
+    """Raised when `should_stop()` asked an anonymisation to stop; no output is left.
+
+    Not a FaceveilError: :func:`~faceveil.anonymize.anonymize_paths` lets it through instead of
+    reporting the file as failed and going on with the next one.
+    """
+
+
 def _detect_frame(frame, options: AnonymizeOptions) -> list[Face]:
     return detect(frame, **options.detect_kwargs("video"))
 
@@ -33,10 +42,16 @@ def anonymize_video(
     *,
     progress: bool = True,
     detector=_detect_frame,
+    on_progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FileReport:
     """Anonymise `src` into `dst` (atomically), keeping fps, frame count, size and audio.
 
     `detector(frame, options) -> list[Face]` can be replaced, e.g. to simulate missed frames.
+    `on_progress(done, total)` is called after each frame (`total`: the container's frame
+    count estimate, 0 when unknown; the last call has ``done == total`` = frames written).
+    `should_stop()` is polled before each frame; when it returns True the run raises
+    :class:`Cancelled` and `dst` is left as it was (the output is written atomically).
     """
     from faceveil.track import FaceTracker  # norfair takes 0.7 s to import; only video needs it
 
@@ -75,9 +90,11 @@ def anonymize_video(
         VideoWriter(tmp, info, audio_source=src, keep_metadata=options.keep_metadata) as writer,
     ):
         sink = BackgroundSink(writer.write)
+        source = prefetch(frames)
+        total = info.frames_estimate or 0
         bar = tqdm(
-            prefetch(frames),
-            total=info.frames_estimate or None,
+            source,
+            total=total or None,
             unit="frame",
             disable=not progress,
             desc=Path(src).name,
@@ -85,6 +102,8 @@ def anonymize_video(
         )
         try:
             for frame in bar:
+                if should_stop is not None and should_stop():
+                    raise Cancelled(f"{src}: stopped after {count} frame(s)")
                 faces = tracker.update(detector(frame, options))
                 for face in faces:
                     if face.track_id not in first_box:
@@ -95,10 +114,13 @@ def anonymize_video(
                 pending.append((count, frame, faces))
                 count += 1
                 flush(sink, LOOKBACK_FRAMES)
+                if on_progress is not None:
+                    on_progress(count, max(total, count))
             flush(sink, 0)
         finally:
             sink.close()  # the writer must not close while the sink still writes
             bar.close()
+            source.close()  # stops the decoding thread at once on an early exit
         if count == 0:
             raise InputError(f"{src}: video has no frames")
         expected = info.frames_estimate
@@ -107,6 +129,8 @@ def anonymize_video(
                 f"{src}: video is truncated (decoded {count} of about {expected} frames)"
             )
     report.frame_count = count
+    if on_progress is not None:
+        on_progress(count, count)
     if fallbacks:
         report.warnings.append(
             f"{len(fallbacks)} face-frame(s) fell back to blur; first: {fallbacks[0]}"

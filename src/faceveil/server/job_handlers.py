@@ -87,14 +87,33 @@ def validate_video(store, params: dict) -> dict:
 
 def run_video(ctx) -> dict:
     from faceveil.anonymize import anonymize_paths
+    from faceveil.anonymize.video import Cancelled
+    from faceveil.server.jobs_worker import JobCancelled
 
     src = ctx.store.files.path(ctx.params["input"])
     dst = ctx.result_dir / ("anonymized" + src.suffix)
     ctx.progress(1, f"anonymising {src.name}")
-    batch = anonymize_paths(
-        [src], dst, options=_options(ctx.params), overwrite=True, progress=False
-    )
-    ctx.check()  # cancelled while it ran (anonymize_paths cannot be stopped midway)
+    shown = [1]
+
+    def on_progress(done: int, total: int) -> None:
+        percent = 1 + int(98 * done / max(total, 1))  # 1..99: 100 is set when the job is done
+        if percent > shown[0]:  # one database write per percent, not per frame
+            shown[0] = percent
+            ctx.progress(percent)
+
+    try:
+        batch = anonymize_paths(
+            [src],
+            dst,
+            options=_options(ctx.params),
+            overwrite=True,
+            progress=False,
+            on_progress=on_progress,
+            should_stop=ctx.should_stop,
+        )
+    except Cancelled:
+        raise JobCancelled() from None  # stopped between frames; no output was written
+    ctx.check()  # a stop asked after the last frame
     if batch.failed:
         raise InputError(batch.failed[0].error or "anonymisation failed")
     report = batch.files[0].to_dict()
