@@ -11,6 +11,13 @@ install: $(STAMP)
 # torch==2.13.0 first: pip takes the CPU build that lies on this machine's disk, and the
 # project's looser `torch>=2.1` is then already satisfied (an unpinned torch pulls CUDA).
 $(STAMP): pyproject.toml requirements/weights.txt
+	# Debian's Chromium (browser tests) and PostgreSQL (database tests) when missing; without
+	# apt or root this only warns, and those tests skip with the reason.
+	@[ -x /usr/bin/chromium ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium) || echo "warning: chromium not installed: browser tests will skip"
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+		|| echo "warning: postgresql not installed: PostgreSQL store tests will skip"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0

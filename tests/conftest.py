@@ -299,3 +299,43 @@ def has_location(text: str) -> bool:
 def clip(tmp_path_factory) -> Path:
     """40 frames, 320x240 at 25 fps, moving face, sine audio, GPS location metadata."""
     return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4")
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SCRIPT = ROOT / "scripts" / "start_test_postgres.sh"
+
+
+def _initdb() -> str | None:
+    import glob
+    import shutil
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return shutil.which("initdb") or (found[-1] if found else None)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL server URL for the store tests: FACEVEIL_TEST_POSTGRES_URL when set, else a
+    throwaway cluster (scripts/start_test_postgres.sh) for the session, removed at the end.
+    Skips when PostgreSQL is not installed (make install adds Debian's where it can)."""
+    url = os.environ.get("FACEVEIL_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    if _initdb() is None:
+        pytest.skip("PostgreSQL not installed (initdb not found; apt-get install postgresql)")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (dev extra)")
+    proc = subprocess.run(
+        ["bash", str(PG_SCRIPT)], capture_output=True, text=True, timeout=120, check=False
+    )
+    if proc.returncode != 0:  # installed but broken: say so rather than skip quietly
+        pytest.fail(f"start_test_postgres.sh failed: {proc.stderr.strip()[-500:]}")
+    url = proc.stdout.strip().splitlines()[-1]
+    os.environ["FACEVEIL_TEST_POSTGRES_URL"] = url
+    try:
+        yield url
+    finally:
+        os.environ.pop("FACEVEIL_TEST_POSTGRES_URL", None)
+        subprocess.run(["bash", str(PG_SCRIPT), "--stop", url], timeout=60, check=False)

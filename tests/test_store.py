@@ -7,7 +7,6 @@ scripts/start_test_postgres.sh) each also runs on a fresh PostgreSQL database.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -23,24 +22,22 @@ from faceveil.server.models_db import Dataset, Job
 from faceveil.server.settings import Settings
 from faceveil.server.store import open_store, start_worker
 
-PG_URL = os.environ.get("FACEVEIL_TEST_POSTGRES_URL")
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request):
-    """None (SQLite in the data dir), or a new PostgreSQL database dropped afterwards."""
+    """None (SQLite in the data dir), or a new PostgreSQL database dropped afterwards (on
+    FACEVEIL_TEST_POSTGRES_URL's server, or a throwaway one: conftest's postgres_url)."""
     if request.param == "sqlite":
         yield None
         return
-    if not PG_URL:
-        pytest.skip("FACEVEIL_TEST_POSTGRES_URL not set (scripts/start_test_postgres.sh)")
+    pg_url = request.getfixturevalue("postgres_url")
     import psycopg
 
     name = f"faceveil_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as con:
+    with psycopg.connect(pg_url, autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}"')
-    yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_URL, autocommit=True) as con:
+    yield pg_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(pg_url, autocommit=True) as con:
         con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
