@@ -1,7 +1,7 @@
 """``ksame`` measured by the privacy audit on ORL 2x, for several k.
 
     python bench/ksame.py [--people 40] [--k 2 5 10] [--scenes 10] [--no-attributes]
-                          [--samples 1000]
+                          [--samples 1000] [--orl-gallery]
 
 First the synthetic gallery is built from scratch in a temporary cache folder (build time,
 identities kept). Then, for each k, the ORL protocol of ``bench/privacy.py``
@@ -10,6 +10,10 @@ kept, attribute agreement, time per face, and the share of faces that fell back 
 k-average passed the identity check, or the face was too small or turned). Then the
 multi-face scenes of bench/privacy.py (re-ID there: the same photo's SFace identity; SSIM
 outside the enlarged face regions). Writes bench/out/ksame.md and bench/out/ksame.json.
+
+With --orl-gallery, the gallery is a folder of photos instead: all photos of the ORL people
+after --people (e.g. --people 30: people 31-40), which the probes never include; written to
+bench/out/ksame_orl_gallery.*.
 """
 
 from __future__ import annotations
@@ -33,22 +37,51 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=None, help="synthetic gallery samples")
     ap.add_argument("--scenes", type=int, default=10, help="multi-face scenes")
     ap.add_argument("--no-attributes", action="store_true", help="skip age/gender/emotion")
+    ap.add_argument(
+        "--orl-gallery",
+        action="store_true",
+        help="a user gallery instead: the photos of the ORL people after --people",
+    )
     args = ap.parse_args()
     if args.samples:
         os.environ["FACEVEIL_KSAME_SAMPLES"] = str(args.samples)
 
-    from faceveil.anonymize import anonymize
-    from faceveil.anonymize.ksame import synthetic_gallery
+    from faceveil.anonymize.ksame import synthetic_gallery, user_gallery
     from faceveil.anonymize.replace import model
+
+    model()  # load the networks outside the timed build
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_CACHE_HOME"] = tmp
+        folder = _orl_gallery(Path(tmp) / "gallery", args.people) if args.orl_gallery else None
+        start = time.perf_counter()
+        gallery = user_gallery(folder) if folder else synthetic_gallery()
+        build = time.perf_counter() - start
+        results = _measure(args, gallery, build, folder)
+    name = "ksame_orl_gallery" if folder else "ksame"
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(results, indent=2))
+    table = markdown(results)
+    (OUT / f"{name}.md").write_text(table + "\n")
+    print(table)
+
+
+def _orl_gallery(folder: Path, people: int) -> Path:
+    from PIL import Image
+
+    from faceveil.io.orl import load_orl
+
+    folder.mkdir(parents=True)
+    for i, (person, image) in enumerate(load_orl()):
+        if person > people:
+            Image.fromarray(image).save(folder / f"p{person:02d}_{i:03d}.png")
+    return folder
+
+
+def _measure(args, gallery, build: float, folder) -> dict:
+    from faceveil.anonymize import anonymize
     from faceveil.audit import audit_pair
     from faceveil.audit.orl import orl_protocol
 
-    model()  # load the networks outside the timed build
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["XDG_CACHE_HOME"] = cache
-        start = time.perf_counter()
-        gallery = synthetic_gallery()
-        build = time.perf_counter() - start
     results: dict = {
         "gallery": {"source": gallery.source, "identities": len(gallery), "build_s": build},
         "k": {},
@@ -58,23 +91,20 @@ def main() -> None:
         fallbacks = []
 
         def anonymizer(image, faces, k=k, fallbacks=fallbacks):
-            result = anonymize(image, "ksame", faces=faces, k=k)
+            result = anonymize(image, "ksame", faces=faces, k=k, gallery=folder)
             fallbacks.append(len(result.report.warnings))
             return result.image
 
         row = orl_protocol(anonymizer, people=args.people, attributes=not args.no_attributes)
         row["fallback_rate"] = float(np.mean(fallbacks))
-        row["scenes"] = _scenes(anonymize, audit_pair, k, args.scenes)
+        if args.scenes:
+            row["scenes"] = _scenes(anonymize, audit_pair, k, args.scenes, folder)
         results["k"][k] = row
         print(f"k={k}: done", flush=True)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "ksame.json").write_text(json.dumps(results, indent=2))
-    table = markdown(results)
-    (OUT / "ksame.md").write_text(table + "\n")
-    print(table)
+    return results
 
 
-def _scenes(anonymize, audit_pair, k: int, n: int) -> dict:
+def _scenes(anonymize, audit_pair, k: int, n: int, folder) -> dict:
     """bench/privacy.py's scenes (1280x720, 6 faces each): the same photo's identity, detection
     kept, SSIM outside the enlarged face regions, fallbacks and time per face."""
     from faceveil.detect import detect
@@ -86,7 +116,7 @@ def _scenes(anonymize, audit_pair, k: int, n: int) -> dict:
         image, _ = make_scene(500 + seed, (1280, 720), 6, (60, 160), max_rotation_deg=10)
         faces = detect(image)
         start = time.perf_counter()
-        out, report = anonymize(image, "ksame", faces=faces, k=k)
+        out, report = anonymize(image, "ksame", faces=faces, k=k, gallery=folder)
         seconds += time.perf_counter() - start
         fallbacks += len(report.warnings)
         item = audit_pair(image, out, faces=faces, attributes=False)
@@ -124,6 +154,8 @@ def markdown(results: dict) -> str:
             f"| {r['ms_per_face']:.0f} |"
         )
     for k, r in results["k"].items():
+        if "scenes" not in r:
+            continue
         s = r["scenes"]
         lines.append(
             f"| scenes | {k} | {_pct(s['re_identification_rate'])} | – "
