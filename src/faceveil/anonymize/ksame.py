@@ -23,7 +23,7 @@ DCGAN). For a face:
 Galleries. By default, a synthetic gallery: ``FACEVEIL_KSAME_SAMPLES`` (1000) samples of the
 default generator drawn with seed 0, kept where YuNet finds a face, and thinned so that no two
 kept identities score at or above the SFace threshold (DCGAN faces look alike to SFace: 170 of
-1000 remain), then labelled. It is built once (about 35 s on 2 cores) and cached in
+1000 remain), then labelled. It is built once (18 s on an idle 2-core machine) and cached in
 ``$XDG_CACHE_HOME/faceveil`` (``~/.cache/faceveil``). Or ``gallery=FOLDER``: the largest face
 of every photo in it; photos of one person (SFace at or above the threshold, linked
 transitively) are merged into one identity, the average of their crops, so that k identities
