@@ -39,7 +39,8 @@ from faceveil.anonymize import synth as S
 from faceveil.anonymize.registry import Fallback
 from faceveil.audit.metrics import audit_pair
 from faceveil.detect import detect
-from faceveil.gen.conditional import HOLE_THRESHOLD, face_oval, load_conditional
+from faceveil.gen.align import face_oval
+from faceveil.gen.conditional import HOLE_THRESHOLD, load_conditional
 from faceveil.io.orl import load_orl
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,6 +11,7 @@ from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize import attributes as attributes_module
 from faceveil.anonymize.attributes import parse_edit
 from faceveil.anonymize.regions import face_region
+from faceveil.anonymize.replace import IdentityCheck
 from faceveil.cli import app
 from faceveil.detect import detect
 from faceveil.errors import InputError
@@ -54,21 +55,21 @@ def test_edit_hides_identity_reports_changes_and_keeps_background(orl_face):
 
 def test_edit_is_strengthened_until_the_identity_check_holds(orl_face, monkeypatch):
     image, faces = orl_face
-    seen = []
-    real = attributes_module.cosine
+    calls = []
+    real = IdentityCheck.similarity
 
-    def strict(a, b):
-        seen.append(real(a, b))
-        return 1.0 if len(seen) < 3 else real(a, b) - 1  # the first two tries "fail"
+    def strict(self, out):
+        calls.append(1)
+        return 1.0 if len(calls) < 3 else real(self, out)  # the first two tries "fail"
 
-    monkeypatch.setattr(attributes_module, "cosine", strict)
-    _, report = faceveil.anonymize(image, "attributes", faces=faces, edit="age=+1")
+    monkeypatch.setattr(IdentityCheck, "similarity", strict)
+    _, report = faceveil.anonymize(image, "attributes", faces=faces, edit="smile=flip")
     assert report.details[0]["strength"] == attributes_module.STRENGTHS[2]
 
 
 def test_a_face_that_stays_recognisable_is_blurred_and_reported(orl_face, monkeypatch):
     image, faces = orl_face
-    monkeypatch.setattr(attributes_module, "cosine", lambda a, b: 1.0)
+    monkeypatch.setattr(IdentityCheck, "similarity", lambda self, out: 1.0)
     out, report = faceveil.anonymize(image, "attributes", faces=faces)
     assert report.details == []
     assert len(report.warnings) == 1 and "blur instead of attributes" in report.warnings[0]

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 from faceveil.cli import app
 from faceveil.errors import InputError
 from faceveil.gen import get_generator
+from faceveil.gen.align import face_oval
 from faceveil.gen.conditional import (
     WEIGHTS_FILE,
     ConditionalGenerator,
     PatchDiscriminator,
-    face_oval,
     heatmaps,
     load_conditional,
     train_conditional,

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from faceveil.analysis.identity import cosine, embed_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import (
     IDENTITY_LIMIT,
+    IdentityCheck,
     TrackCache,
     align,
     as_roi,
@@ -126,12 +126,12 @@ def edit_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) -
         _tracks[run] = (offset, z_face, face_rgb, age + 1)
         return aligned.paste(rgb, face_rgb)
     before = attributes(rgb, face)
-    reference = embed_faces(rgb, [face])[0]
+    check = IdentityCheck(rgb, face, opts)
     offset = edit_vector(z_face, changes, before)
     for strength in STRENGTHS:
         face_rgb = generator.decode(z_face + strength * offset)
         out = aligned.paste(rgb, face_rgb)
-        similarity = float(cosine(reference, embed_faces(out, [face])[0]))
+        similarity = check.similarity(out)
         if similarity < IDENTITY_LIMIT:
             after = attributes(out, face)
             info.update(

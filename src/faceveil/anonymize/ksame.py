@@ -49,7 +49,6 @@ tend towards the mean face as k grows, and attributes may drift.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import os
@@ -59,11 +58,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
+from faceveil.analysis.identity import SFACE_THRESHOLD, embed_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import (
-    IDENTITY_LIMIT,
+    IdentityCheck,
     TrackCache,
     align,
     attributes,
@@ -292,41 +291,6 @@ def gallery_for(opts: AnonymizeOptions) -> Gallery:
     return gallery
 
 
-def _composited(rgb: np.ndarray, out: np.ndarray, face: Face, opts: AnonymizeOptions):
-    """`out` as the runner leaves it: blended into `rgb` through the feathered face region,
-    which gives back some of the original at the oval's edge."""
-    from faceveil.anonymize.regions import face_region
-
-    region = face_region(
-        face, rgb.shape, shape=opts.shape, mask_scale=opts.mask_scale, feather=opts.feather
-    )
-    if region is None:
-        return out
-    alpha = np.zeros(rgb.shape[:2], np.float32)
-    alpha[region.slices] = region.alpha
-    a = alpha[..., None]
-    return np.rint(rgb * (1 - a) + out * a).astype(np.uint8)
-
-
-def _in_context(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:
-    """The region mirrored outwards: SFace's crop reaches past it, and in the photo the
-    original's hair and ears there raise the similarity (0.27 in the region alone against 0.34
-    in the whole astronaut photo; mirrored, 0.33)."""
-    pad = max(rgb.shape[:2]) // 2
-    x, y, w, h = face.box
-    moved = dataclasses.replace(
-        face, box=(x + pad, y + pad, w, h), landmarks=face.landmarks + np.float32(pad)
-    )
-    return cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REFLECT), moved
-
-
-def _regray(rgb: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Lab colour matching leaves +-1 of colour in a grey face: grey the changed pixels again."""
-    changed = (out != rgb).any(axis=2)
-    grey = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    return np.where(changed[..., None], grey, out)
-
-
 def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a k-average; raises Fallback."""
     gallery = gallery_for(opts)  # first: a bad gallery is an error, not a blurred face
@@ -335,20 +299,15 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
     if face.track_id is not None and run in _tracks:  # a known track keeps its k-set
         average, widen = _tracks[run]
         _tracks.move_to_end(run)
-        out = aligned.widened(widen).paste(rgb, average)
-        return _regray(rgb, out) if aligned.gray else out
-    context, probe = _in_context(rgb, face)
-    reference = embed_faces(context, [probe])[0]
+        return aligned.widened(widen).paste(rgb, average)
+    check = IdentityCheck(rgb, face, opts)
     sets = gallery.k_sets(_labels(rgb, face), opts.k)
     for widen in WIDEN:
         oval = aligned.widened(widen)
         for members in sets:
             average = gallery.average(members)
             out = oval.paste(rgb, average)
-            if aligned.gray:
-                out = _regray(rgb, out)
-            seen = _in_context(_composited(rgb, out, face, opts), face)[0]
-            if cosine(reference, embed_faces(seen, [probe])[0]) < IDENTITY_LIMIT:
+            if check.hidden(out):
                 if face.track_id is not None:
                     _tracks[run] = (average, widen)
                 return out

@@ -28,14 +28,13 @@ import zlib
 
 import numpy as np
 
-from faceveil.analysis.identity import embed_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import (
+    IdentityCheck,
     TrackCache,
     align,
     attributes,
-    identity_hidden,
     model,
     replacing,
     scouting_copy,
@@ -104,7 +103,7 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
     small_rgb, small_face = scouting_copy(rgb, face)
     scout = align(small_rgb, small_face)
     before = attributes(small_rgb, small_face)
-    reference = embed_faces(rgb, [face])[0]
+    check = IdentityCheck(rgb, face, opts)
     for attempt, (a, widen) in enumerate(ATTEMPTS):
         z_new = _identity_latents(opts.seed, key * 8 + attempt, before, generator.latent_dim)
         ranked = []
@@ -116,7 +115,7 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
         ranked.sort(key=lambda item: item[0])
         for _, z, candidate in ranked[:CHECKS]:
             out = aligned.widened(widen).paste(rgb, candidate)
-            if identity_hidden(reference, out, face):
+            if check.hidden(out):
                 if face.track_id is not None:
                     _tracks[run] = (z, z_face, a, candidate, 1, widen)
                 return out

@@ -77,3 +77,29 @@ def store_landmark_template(generator, n: int = 1024, seed: int = 0) -> float:
     generator.info.tags = {**generator.info.tags, "sample_detection_rate": f"{rate:.3f}"}
     GeneratorInfo.save(generator.info, generator.info.path)
     return rate
+
+
+def face_oval(
+    template: np.ndarray, res: int, size: int | None = None, widen: float = 1.0
+) -> np.ndarray:
+    """The feathered face oval, brows to chin, that the replacing methods blend in: float32
+    (size, size) in [0, 1]; `template` is in `res` px, `widen` scales the axes. The chin
+    reaches past the crop, so the oval fades out before the crop's edge instead of ending in a
+    straight line there."""
+    size = size or res
+    centre, axes, sigma = oval_reach(template, res, size, widen)
+    mask = np.zeros((size, size), np.float32)
+    c, ax = (centre * 4).round().astype(int), (axes * 4).round().astype(int)
+    cv2.ellipse(mask, c, ax, 0, 0, 360, 1.0, -1, cv2.LINE_AA, 2)
+    mask = cv2.GaussianBlur(mask, (0, 0), sigma)
+    edge = np.minimum.outer(*(2 * [np.minimum(np.arange(size), np.arange(size)[::-1])]))
+    return mask * np.clip(edge.astype(np.float32) / (2 * sigma), 0, 1)
+
+
+def oval_reach(template: np.ndarray, res: int, size: int, widen: float) -> tuple:
+    """Centre, half-axes and feather sigma of :func:`face_oval` in a (size, size) crop."""
+    t = np.asarray(template, np.float32) * (size / res)
+    eyes, mouth = (t[0] + t[1]) / 2, (t[3] + t[4]) / 2
+    iod = float(np.linalg.norm(t[1] - t[0]))
+    centre = (eyes + mouth) / 2 + (0, 0.15 * iod)
+    return centre, np.array((1.1 * widen * iod, 1.55 * widen * iod)), 0.18 * iod

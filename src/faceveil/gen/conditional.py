@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from faceveil.errors import InputError, OutputError
+from faceveil.gen.align import face_oval
 
 WEIGHTS_FILE = "conditional.pt"
 DATA_FILE = "conditional_data.npz"
@@ -125,34 +126,6 @@ class PatchDiscriminator(nn.Module):
 
 
 # --- conditions -------------------------------------------------------------------------------
-
-
-def face_oval(
-    template: np.ndarray, res: int, size: int | None = None, widen: float = 1.0
-) -> np.ndarray:
-    """The feathered face oval, brows to chin, that synth blends in
-    (:func:`faceveil.anonymize.replace.face_mask`, same geometry for any template): float32
-    (size, size) in [0, 1]; `template` is in `res` px, `widen` scales the axes."""
-    size = size or res
-    t = np.asarray(template, np.float32) * (size / res)
-    eyes, mouth = (t[0] + t[1]) / 2, (t[3] + t[4]) / 2
-    iod = float(np.linalg.norm(t[1] - t[0]))
-    centre = (eyes + mouth) / 2 + (0, 0.15 * iod)
-    axes = (1.1 * widen * iod, 1.55 * widen * iod)
-    mask = np.zeros((size, size), np.float32)
-    cv2.ellipse(
-        mask,
-        (centre * 4).round().astype(int),
-        (np.array(axes) * 4).round().astype(int),
-        0,
-        0,
-        360,
-        1.0,
-        -1,
-        cv2.LINE_AA,
-        2,
-    )
-    return cv2.GaussianBlur(mask, (0, 0), 0.18 * iod)
 
 
 def heatmaps(landmarks: torch.Tensor, res: int, sigma: float = SIGMA) -> torch.Tensor:
