@@ -20,6 +20,13 @@ import pytest
 import skimage.data
 from PIL import Image
 
+# ksame's synthetic gallery: a small one in a private cache, so no test pays the 1000-sample
+# build (18-65 s) and nothing is written to the user's ~/.cache.
+os.environ.setdefault("FACEVEIL_KSAME_SAMPLES", "150")
+os.environ.setdefault(
+    "XDG_CACHE_HOME", str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "xdg")
+)
+
 # The astronaut's face, as YuNet sees it: (x, y, w, h).
 ASTRO_BOX = (180.0, 66.0, 90.0, 111.0)
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
