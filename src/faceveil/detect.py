@@ -63,6 +63,7 @@ def _rows_to_faces(rows: np.ndarray) -> list[Face]:
             r[4:14].reshape(5, 2).astype(np.float32),
         )
         for r in rows
+        if r[2] > 0 and r[3] > 0  # YuNet can return a degenerate box on noise: not a face
     ]
 
 

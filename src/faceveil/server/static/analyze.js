@@ -126,8 +126,8 @@ onSubmit($("#search-form"), $("#search-run"), gStatus, async () => {
 async function gallerySize() {
   try {
     const r = await api("/gallery");
-    const faces = r.faces ?? r.items ?? r;
-    if (Array.isArray(faces)) $("#gallery-size").textContent = `${faces.length} face(s) enrolled.`;
+    const names = r.faces ?? [];
+    $("#gallery-size").textContent = `${r.total ?? names.length} face(s) of ${names.length} name(s) enrolled.`;
   } catch (err) {
     if (err.status === 404 || err.status === 405) {
       // this server has no gallery routes: say so instead of failing on every click
