@@ -13,52 +13,13 @@ About 2 minutes on 2 CPU cores.
 from __future__ import annotations
 
 import argparse
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+from faceveil.testing.studio import CHROMIUM_ARGS, start_studio
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_studio(data_dir: Path):
-    """(base URL, stop function) of a studio served by uvicorn in a thread."""
-    import uvicorn
-
-    from faceveil.server.app import create_app
-    from faceveil.server.settings import Settings
-
-    port = free_port()
-    app = create_app(Settings(data_dir=data_dir))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the studio did not start")
-        time.sleep(0.05)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-    return f"http://127.0.0.1:{port}", stop
 
 
 def make_inputs(folder: Path) -> dict[str, Path]:

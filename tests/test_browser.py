@@ -7,9 +7,6 @@ Skipped when /usr/bin/chromium or the playwright package is missing.
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,24 +14,9 @@ import pytest
 import skimage.data
 from PIL import Image
 
+from faceveil.testing.studio import CHROMIUM, CHROMIUM_ARGS, start_studio
+
 pytestmark = pytest.mark.slow
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
@@ -42,23 +24,9 @@ def studio(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.skip("Debian's Chromium is missing (apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (dev extra)")
-    import uvicorn
-
-    from faceveil.server.app import create_app
-    from faceveil.server.settings import Settings
-
-    port = _free_port()
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("studio")))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the studio did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    url, stop = start_studio(tmp_path_factory.mktemp("studio"))
+    yield url
+    stop()
 
 
 @pytest.fixture(scope="module")

@@ -540,14 +540,7 @@ def train_conditional(
     ckpt = None
     if resume:
         ckpt = tr._load_checkpoint(model_dir / tr.CHECKPOINT_FILE)
-        cfg = ConditionalConfig(**{k: v for k, v in ckpt["config"].items() if k in known})
-        for key, value in options.items():
-            if key in FIXED_ON_RESUME and value != getattr(cfg, key):
-                raise InputError(
-                    f"{key}={value} differs from the checkpoint's {getattr(cfg, key)}; "
-                    "leave it out to resume, or start again with --overwrite"
-                )
-            setattr(cfg, key, value)
+        cfg = tr._resume_config(ckpt, options, ConditionalConfig, FIXED_ON_RESUME)
     else:
         done = (model_dir / tr.CHECKPOINT_FILE, model_dir / WEIGHTS_FILE)
         if not overwrite and any(f.exists() for f in done):

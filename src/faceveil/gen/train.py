@@ -233,11 +233,13 @@ def _checkpoint_arch(model_dir: Path) -> str | None:
         return None
 
 
-def _resume_config(ckpt: dict, options: dict) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in ckpt["config"].items() if k in known})
+def _resume_config(ckpt: dict, options: dict, config_class=None, fixed=FIXED_ON_RESUME):
+    """The checkpoint's config with `options` applied; the `fixed` ones must match it."""
+    config_class = config_class or TrainConfig
+    known = {f.name for f in fields(config_class)}
+    cfg = config_class(**{k: v for k, v in ckpt["config"].items() if k in known})
     for key, value in options.items():
-        if key in FIXED_ON_RESUME and value != getattr(cfg, key):
+        if key in fixed and value != getattr(cfg, key):
             raise InputError(
                 f"{key}={value} differs from the checkpoint's {getattr(cfg, key)}; "
                 "leave it out to resume, or start again with --overwrite"
