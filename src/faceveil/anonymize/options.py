@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+BUDGETS = ("low", "mid", "high")  # cloak's perceptual budgets
+TARGETS = ("decoy", "away")  # cloak: toward a synthetic identity, or away from the own
+
 
 @dataclass
 class AnonymizeOptions:
@@ -32,6 +35,9 @@ class AnonymizeOptions:
     k : ``ksame``: each face becomes the average of its k nearest gallery identities.
     gallery : ``ksame``: a folder of face photos to average instead of the built-in synthetic
         gallery.
+    budget : ``cloak``: perceptual budget, ``low | mid | high`` (DSSIM over the face region
+        0.003 / 0.005 / 0.008, with an L-infinity cap of 4 / 8 / 12 of 255).
+    target : ``cloak``: ``decoy`` (toward a synthetic identity) or ``away`` (from the own).
     """
 
     method: str = "blur"
@@ -50,6 +56,8 @@ class AnonymizeOptions:
     edit: str | None = None
     k: int = 5
     gallery: str | Path | None = None
+    budget: str = "mid"
+    target: str = "decoy"
 
     def __post_init__(self) -> None:
         from faceveil.anonymize.regions import SHAPES
@@ -79,6 +87,10 @@ class AnonymizeOptions:
             parse_edit(self.edit)  # bad syntax fails here, before any file is read
         if not 2 <= self.k <= 100:
             raise ValueError(f"k must be between 2 and 100, got {self.k}")
+        if self.budget not in BUDGETS:
+            raise ValueError(f"budget must be one of {', '.join(BUDGETS)}, got {self.budget!r}")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
 
     def detect_kwargs(self, kind: str) -> dict:
         """Keyword arguments of :func:`faceveil.detect` for an ``image`` or a ``video`` frame."""

@@ -109,6 +109,12 @@ def anonymize_cmd(
         Path | None,
         typer.Option(help="ksame: folder of face photos (default: a synthetic gallery)."),
     ] = None,
+    budget: Annotated[
+        str, typer.Option(help="cloak: perceptual budget, low | mid | high.")
+    ] = "mid",
+    target: Annotated[
+        str, typer.Option(help="cloak: decoy (toward a synthetic identity) or away.")
+    ] = "decoy",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Anonymise every face in the inputs."""
@@ -129,6 +135,8 @@ def anonymize_cmd(
             edit=edit,
             k=k,
             gallery=gallery,
+            budget=budget,
+            target=target,
         )
     except (ValueError, typer.BadParameter) as exc:
         fail(str(exc), 2)
