@@ -31,6 +31,11 @@ _SUMMARY_LABELS = {
     "min_psnr_outside": "lowest PSNR outside the face regions (dB)",
     "backgrounds_identical": "pairs with a byte-identical background",
     "threshold": "re-identification threshold (SFace cosine)",
+    # Present only when the audit ran dlib (--recognizers sface,dlib).
+    "dlib_re_identified_rate": "re-identified by dlib (independent recognizer, below threshold)",
+    "mean_dlib_distance": "mean dlib distance",
+    "min_dlib_distance": "lowest dlib distance",
+    "dlib_threshold": "dlib re-identification threshold (Euclidean distance)",
 }
 
 _FACE_COLUMNS = (
@@ -43,13 +48,18 @@ _FACE_COLUMNS = (
     ("same_gender", "same gender"),
     ("same_emotion", "same emotion"),
 )
+_DLIB_COLUMNS = (
+    ("dlib_distance", "dlib distance"),
+    ("dlib_distance_detected", "dlib dist. (own box)"),
+    ("dlib_re_identified", "re-identified (dlib)"),
+)
 
 
 def _cell(key: str, value) -> str:
     if value is None:
         return '<td class="muted">–</td>'
     css = ""
-    if key == "re_identified":
+    if key in ("re_identified", "dlib_re_identified"):
         css = ' class="bad"' if value else ' class="ok"'
     text = ("yes" if value else "no") if isinstance(value, bool) else html.escape(str(value))
     return f"<td{css}>{text}</td>"
@@ -64,6 +74,8 @@ def render_html(report: AuditReport, title: str = "faceveil privacy audit") -> s
         "<h2>Summary</h2><table>",
     ]
     for key, label in _SUMMARY_LABELS.items():
+        if key not in summary:
+            continue
         value = summary.get(key)
         if isinstance(value, float) and key.endswith("rate"):
             value = f"{value:.1%}"
@@ -77,6 +89,7 @@ def render_html(report: AuditReport, title: str = "faceveil privacy audit") -> s
         out += [f"<li>{html.escape(f)}</li>" for f in report.failures]
         out.append("</ul>")
     out.append("<h2>Pairs</h2>")
+    columns = _FACE_COLUMNS + (_DLIB_COLUMNS if "dlib" in report.recognizers else ())
     for index, item in enumerate(report.items):
         d = item.to_dict()
         out.append(
@@ -96,14 +109,14 @@ def render_html(report: AuditReport, title: str = "faceveil privacy audit") -> s
             continue
         out.append(
             "<table><tr><th>#</th><th class='l'>box</th>"
-            + "".join(f"<th>{label}</th>" for _, label in _FACE_COLUMNS)
+            + "".join(f"<th>{label}</th>" for _, label in columns)
             + "</tr>"
         )
         for i, face in enumerate(d["faces"]):
             box = ", ".join(f"{v:.0f}" for v in face["box"])
             out.append(
                 f"<tr><td>{i}</td><td class='l'>{box}</td>"
-                + "".join(_cell(k, face[k]) for k, _ in _FACE_COLUMNS)
+                + "".join(_cell(k, face.get(k)) for k, _ in columns)
                 + "</tr>"
             )
         out.append("</table></div>")

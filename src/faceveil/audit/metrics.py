@@ -19,6 +19,9 @@ from faceveil.detect import Face, detect
 from faceveil.errors import InputError
 from faceveil.io.images import to_rgb8
 
+# Recognizers the audit can attack with; "dlib" is independent of SFace (which cloaking and the
+# identity checks optimise against) and loads only when asked.
+RECOGNIZERS = ("sface", "dlib")
 MATCH_IOU = 0.3  # a detection in the anonymised image "is" the original face above this IoU
 SSIM_WINDOW = 7
 
@@ -37,12 +40,15 @@ class FaceAudit:
     age_difference: float | None = None
     same_gender: bool | None = None
     same_emotion: bool | None = None
+    dlib_distance: float | None = None  # Euclidean, aligned by dlib on the original box
+    dlib_distance_detected: float | None = None  # on the box detected there, if any
+    dlib_re_identified: bool | None = None  # None when dlib was not asked for
 
     def to_dict(self) -> dict:
         def r(v, n=4):
             return None if v is None else round(float(v), n)
 
-        return {
+        out = {
             "box": [round(float(v), 1) for v in self.face.box],
             "identity_similarity": r(self.identity_similarity),
             "identity_similarity_detected": r(self.identity_similarity_detected),
@@ -54,6 +60,11 @@ class FaceAudit:
             "same_gender": self.same_gender,
             "same_emotion": self.same_emotion,
         }
+        if self.dlib_re_identified is not None:  # keys only when dlib ran: outputs unchanged
+            out["dlib_distance"] = r(self.dlib_distance)
+            out["dlib_distance_detected"] = r(self.dlib_distance_detected)
+            out["dlib_re_identified"] = bool(self.dlib_re_identified)
+        return out
 
 
 @dataclass
@@ -79,6 +90,18 @@ class ImageAudit:
             "outside_fraction": round(self.outside_fraction, 4),
             "faces": [f.to_dict() for f in self.faces],
         }
+
+
+def check_recognizers(names) -> tuple[str, ...]:
+    """The recognizer names, validated (InputError naming the known ones otherwise)."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+    unknown = [n for n in names if n not in RECOGNIZERS]
+    if unknown or not names:
+        raise InputError(
+            f"unknown recognizer {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"known: {', '.join(RECOGNIZERS)}"
+        )
+    return names
 
 
 def _iou(a: tuple, b: tuple) -> float:
@@ -151,6 +174,7 @@ def audit_pair(
     mask_scale: float = 1.3,
     detect_kwargs: dict | None = None,
     names: tuple[str, str] = ("<original>", "<anonymized>"),
+    recognizers: tuple[str, ...] = ("sface",),
 ) -> ImageAudit:
     """Audit one image pair (arrays of the same size).
 
@@ -160,7 +184,10 @@ def audit_pair(
     threshold : SFace cosine at or above which a face counts as re-identified.
     attributes : also compare age, gender and emotion (slower).
     mask_scale : enlargement of the face boxes excluded from the background metrics.
+    recognizers : "sface" (always measured) and optionally "dlib", whose distance (below
+        `DLIB_THRESHOLD` = re-identified) is added to each face.
     """
+    recognizers = check_recognizers(recognizers)
     if original.shape[:2] != anonymized.shape[:2]:
         raise InputError(
             f"{names[1]}: size {anonymized.shape[1]}x{anonymized.shape[0]} differs from the "
@@ -189,10 +216,28 @@ def audit_pair(
                 landmark_drift=_drift(face, match) if match is not None else None,
             )
         )
+    if "dlib" in recognizers and faces:
+        _compare_dlib(original, anonymized, audits, matches)
     if attributes and faces:
         _compare_attributes(original, anonymized, audits)
     ssim, psnr, frac = background_fidelity(original, anonymized, faces, mask_scale)
     return ImageAudit(names[0], names[1], audits, ssim, psnr, frac, threshold)
+
+
+def _compare_dlib(original, anonymized, audits: list[FaceAudit], matches: list[Face | None]):
+    from faceveil.models.dlib_face import DLIB_THRESHOLD, embed_faces_dlib  # dlib: load on use
+
+    faces = [a.face for a in audits]
+    refs = embed_faces_dlib(original, faces)
+    probes = embed_faces_dlib(anonymized, faces)
+    detected = iter(embed_faces_dlib(anonymized, [m for m in matches if m is not None]))
+    for audit, ref, probe, match in zip(audits, refs, probes, matches, strict=True):
+        audit.dlib_distance = float(np.linalg.norm(ref - probe))
+        if match is not None:
+            audit.dlib_distance_detected = float(np.linalg.norm(ref - next(detected)))
+        det = audit.dlib_distance_detected
+        best = audit.dlib_distance if det is None else min(audit.dlib_distance, det)
+        audit.dlib_re_identified = best < DLIB_THRESHOLD
 
 
 def _compare_attributes(original: np.ndarray, anonymized: np.ndarray, audits: list[FaceAudit]):

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from faceveil.analysis.identity import SFACE_THRESHOLD
-from faceveil.audit.metrics import ImageAudit, audit_pair
+from faceveil.audit.metrics import ImageAudit, audit_pair, check_recognizers
 from faceveil.errors import FaceveilError, InputError
 from faceveil.io.images import IMAGE_EXTENSIONS, load_image, to_rgb8
 from faceveil.io.video import VIDEO_EXTENSIONS, probe_video, read_frames
@@ -30,6 +30,7 @@ class AuditReport:
     failures: list[str] = field(default_factory=list)
     threshold: float = SFACE_THRESHOLD
     previews: list[tuple[str, str]] = field(default_factory=list)  # base64 JPEGs, for HTML
+    recognizers: tuple[str, ...] = ("sface",)
 
     def summary(self) -> dict:
         faces = [f for item in self.items for f in item.faces]
@@ -61,6 +62,17 @@ class AuditReport:
             "mean_ssim_outside": mean(i.ssim_outside for i in self.items),
             "min_psnr_outside": round(min(finite), 3) if finite else None,
             "backgrounds_identical": sum(math.isinf(i.psnr_outside) for i in self.items),
+        } | (self._dlib_summary(faces, mean, rate) if "dlib" in self.recognizers else {})
+
+    @staticmethod
+    def _dlib_summary(faces, mean, rate) -> dict:
+        from faceveil.models.dlib_face import DLIB_THRESHOLD
+
+        return {
+            "dlib_threshold": DLIB_THRESHOLD,
+            "dlib_re_identified_rate": rate(f.dlib_re_identified for f in faces),
+            "mean_dlib_distance": mean(f.dlib_distance for f in faces),
+            "min_dlib_distance": round(min(f.dlib_distance for f in faces), 4) if faces else None,
         }
 
     def to_dict(self) -> dict:
@@ -107,6 +119,7 @@ def audit(
     frames: int = 10,
     previews: bool = False,
     progress: bool = False,
+    recognizers: tuple[str, ...] = ("sface",),
 ) -> AuditReport:
     """Audit what an anonymised image, folder or video still gives away.
 
@@ -117,11 +130,14 @@ def audit(
     threshold : SFace cosine at or above which a face counts as re-identified.
     attributes : compare age, gender and emotion of each face before and after.
     previews : keep small thumbnails of each pair for the HTML report.
+    recognizers : "sface" and optionally "dlib", an independent recognizer (Euclidean distance
+        below 0.6 = re-identified) reported beside SFace.
 
     Returns
     -------
     AuditReport; pairs that cannot be audited are listed in ``failures``, not raised.
     """
+    recognizers = check_recognizers(recognizers)
     original, anonymized = Path(original), Path(anonymized)
     for p in (original, anonymized):
         if not p.exists():
@@ -132,13 +148,18 @@ def audit(
             f"cannot audit a {kind} against a {_kind(anonymized)}: "
             f"give two images, two folders or two videos"
         )
-    report = AuditReport(threshold=threshold)
+    report = AuditReport(threshold=threshold, recognizers=recognizers)
     pairs = _pairs(original, anonymized, kind, frames, report)
     for orig_name, anon_name, load in tqdm(pairs, disable=not progress, unit="pair"):
         try:
             a, b = load()
             item = audit_pair(
-                a, b, threshold=threshold, attributes=attributes, names=(orig_name, anon_name)
+                a,
+                b,
+                threshold=threshold,
+                attributes=attributes,
+                names=(orig_name, anon_name),
+                recognizers=recognizers,
             )
         except (FaceveilError, OSError, ValueError) as exc:
             report.failures.append(str(exc).splitlines()[0])

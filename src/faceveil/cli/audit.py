@@ -11,7 +11,9 @@ import typer
 from faceveil.analysis.identity import SFACE_THRESHOLD
 from faceveil.audit import audit
 from faceveil.audit.html import render_html
+from faceveil.audit.metrics import check_recognizers
 from faceveil.cli.common import app, fail, write_json
+from faceveil.errors import FaceveilError
 from faceveil.io.atomic import atomic_output
 
 
@@ -33,6 +35,13 @@ def audit_cmd(
         bool, typer.Option("--attributes/--no-attributes", help="Compare age, gender, emotion.")
     ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    recognizers: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated recognizers that try to re-identify: sface, dlib "
+            "(dlib's ResNet, independent of SFace; distance below 0.6 = re-identified)."
+        ),
+    ] = "sface",
 ) -> None:
     """Measure what an anonymised copy still gives away: re-identification, detectability,
     landmark drift, attribute agreement and background fidelity."""
@@ -40,6 +49,15 @@ def audit_cmd(
         fail(f"--threshold must be a cosine in [-1, 1], got {threshold}", 2)
     if frames < 1:
         fail(f"--frames must be at least 1, got {frames}", 2)
+    try:
+        names = check_recognizers(recognizers.split(","))
+    except FaceveilError as exc:
+        fail(f"--recognizers: {exc}", 2)
+    if "dlib" in names:
+        from faceveil.models.dlib_face import available
+
+        if (reason := available()) is not None:
+            fail(reason, 1)
     report = audit(
         original,
         anonymized,
@@ -48,6 +66,7 @@ def audit_cmd(
         frames=frames,
         previews=html_report is not None,
         progress=not quiet,
+        recognizers=names,
     )
     if json_report is not None:
         write_json(json_report, report.to_dict())
