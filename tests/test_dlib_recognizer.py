@@ -118,3 +118,28 @@ def test_html_shows_dlib_columns_only_when_asked(tmp_path, orl):
     page = render_html(plain)  # (tmp_path itself contains "dlib": check the labels)
     assert "re-identified (dlib)" not in page and "dlib distance" not in page
     assert "dlib_threshold" not in plain.summary()
+
+
+@pytest.mark.slow
+def test_orl_protocol_reports_dlib_rate():
+    from faceveil.audit.orl import orl_protocol
+
+    untouched = orl_protocol(
+        lambda image, faces: image, people=2, attributes=False, recognizers=("sface", "dlib")
+    )
+    assert untouched["re_identification_rate_dlib"] > 0.95
+    assert untouched["same_image_re_identified_rate_dlib"] == 1.0
+    assert untouched["threshold_dlib"] == DLIB_THRESHOLD
+    blank = orl_protocol(
+        lambda image, faces: np.full_like(image, 128),
+        people=2,
+        attributes=False,
+        recognizers=("sface", "dlib"),
+    )
+    # Not 0: dlib puts a featureless grey face within 0.6 of some people (its chance floor,
+    # measured in docs/dlib_readme.md), but far below the untouched rate.
+    assert blank["re_identification_rate_dlib"] < 0.3
+    assert blank["same_image_re_identified_rate_dlib"] < 0.5
+    assert "re_identification_rate_dlib" not in orl_protocol(
+        lambda image, faces: image, people=1, attributes=False
+    )
