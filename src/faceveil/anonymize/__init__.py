@@ -1,7 +1,7 @@
 """Anonymisation: a method registry, the per-face compositor and the image/folder/video runner."""
 
 # Importing a method module registers its methods.
-from faceveil.anonymize import attributes, classical, ksame, synth  # noqa: F401
+from faceveil.anonymize import attributes, classical, cloak, ksame, synth  # noqa: F401
 from faceveil.anonymize.apply import apply_to_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import METHODS, Method, get_method, register

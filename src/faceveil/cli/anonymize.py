@@ -31,7 +31,13 @@ def _parse_color(text: str) -> tuple[int, int, int]:
 
 
 def _describe(detail: dict) -> str:
-    """One line of what a reporting method (attributes) did to a face."""
+    """One line of what a reporting method (attributes, cloak) did to a face."""
+    if "dssim" in detail:  # cloak
+        line = (
+            f"cloak {detail['budget']}: SFace {detail['similarity_after']}, "
+            f"DSSIM {detail['dssim']}, max change {detail['linf']}, {detail['seconds']} s"
+        )
+        return f"{line}; WARNING {detail['warning']}" if "warning" in detail else line
     b, a = detail.get("before", {}), detail.get("after", {})
     seen = ", ".join(f"{k} {b[k]} -> {a[k]}" for k in b if k in a)
     changed = ", ".join(detail.get("changed", [])) or "nothing visible"

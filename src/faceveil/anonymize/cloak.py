@@ -1,0 +1,292 @@
+"""``cloak``: a small adversarial perturbation that keeps the face visible to people but moves
+it away from its identity in a face recognizer's embedding space (after Fawkes and LowKey).
+
+``--method cloak [--budget low|mid|high] [--target decoy|away]``; for each face:
+
+1. the face region (the runner's feathered region, so the perturbation is optimised as the
+   runner will composite it) is perturbed by Adam steps through the differentiable
+   SFace (``faceveil.gen.sface_torch``), aligned on the face's own landmarks;
+2. every step sees an ensemble of views: the exact alignment, and jittered ones (+-2 px,
+   0.95-1.05 scale, +-3 degrees) that are also downscaled and upscaled or blurred, so the
+   cloak is not tuned to one crop or lost to re-encoding;
+3. ``decoy`` (default) pulls the embedding toward a synthetic identity from the generator, the
+   farthest of ``DECOYS`` seeded samples from the face; ``away`` only pushes it from the own;
+4. the budget: an L-infinity cap, and a DSSIM (``(1 - SSIM) / 2``) limit over the face
+   region, kept by a penalty while optimising, by scaling the perturbation back after each step
+   and, exactly, by a bisection on that scale at the end.
+
+Pixels outside the face region stay byte-identical. The attacker's view is then measured
+(OpenCV SFace on the original landmarks, as ``IdentityCheck`` does) and reported per face; a
+face still recognised within the budget is *not* blurred (the point of a cloak is a face that
+stays visible) but reported with a warning. Only SFace is optimised against: protection
+against other recognizers is what ``bench/cloak.py`` measures, not what this promises.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import cv2
+import numpy as np
+
+from faceveil.analysis.identity import SFACE_THRESHOLD
+from faceveil.anonymize.options import AnonymizeOptions
+from faceveil.anonymize.registry import Fallback, register
+from faceveil.anonymize.replace import IdentityCheck, as_roi
+from faceveil.detect import Face
+from faceveil.io.images import to_rgb8
+
+# budget -> (DSSIM over the face region, L-infinity cap on 0-255); Fawkes' DSSIM presets
+BUDGETS = {"low": (0.003, 4.0), "mid": (0.005, 8.0), "high": (0.008, 12.0)}
+STEPS = 30  # Adam steps (4 views each) at least...
+VIEW_WEIGHTS = (0.4, 0.2, 0.2, 0.2)  # exact, jittered, resized, blurred
+MAX_STEPS = 40  # ...and at most: more while the exact view is still close to the own identity
+STOP = 0.15  # exact-view cosine to the own face under which no more steps are taken
+DECOYS = 16  # generator samples the decoy is chosen from
+SSIM_WEIGHT = 200.0  # penalty per unit of DSSIM over 95 % of the budget
+WORK_SCALE = 2.0  # image px per SFace crop px above which the perturbation is coarser
+LR = 0.1  # Adam step, as a fraction of the L-infinity cap
+THREADS = 1  # measured: two intra-op threads were slower on this 2-core machine
+
+
+def region_alpha(shape: tuple[int, ...], face: Face, opts: AnonymizeOptions) -> np.ndarray:
+    """The runner's feathered region alpha of `face` in an image (or ROI) of `shape`."""
+    from faceveil.anonymize.regions import face_region
+
+    region = face_region(
+        face, shape, shape=opts.shape, mask_scale=opts.mask_scale, feather=opts.feather
+    )
+    alpha = np.zeros(shape[:2], np.float32)
+    if region is not None:
+        alpha[region.slices] = region.alpha
+    return alpha
+
+
+def _ssim_map(a, b):
+    """SSIM map of (N, C, H, W) tensors on 0-255: 7x7 uniform window, sample covariance
+    (as skimage), reflect-padded to the input size, channels averaged -> (N, H, W)."""
+    import torch.nn.functional as F
+
+    c1, c2, n = (0.01 * 255) ** 2, (0.03 * 255) ** 2, 49
+
+    def mean(x):
+        return F.avg_pool2d(F.pad(x, (3, 3, 3, 3), mode="reflect"), 7, stride=1)
+
+    ma, mb = mean(a), mean(b)
+    va = (mean(a * a) - ma * ma) * n / (n - 1)
+    vb = (mean(b * b) - mb * mb) * n / (n - 1)
+    cov = (mean(a * b) - ma * mb) * n / (n - 1)
+    s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
+    return s.mean(dim=1)
+
+
+def face_ssim(original: np.ndarray, result: np.ndarray, mask: np.ndarray) -> float:
+    """Mean SSIM (7x7 window, RGB averaged, range 255) over the pixels where `mask` > 0."""
+    import torch
+
+    def t(x):
+        x = to_rgb8(x).astype(np.float32)
+        return torch.from_numpy(x).permute(2, 0, 1)[None]
+
+    with torch.no_grad():
+        m = _ssim_map(t(original), t(result))[0].numpy()
+    inside = mask > 0
+    return float(m[inside].mean()) if inside.any() else 1.0
+
+
+@functools.lru_cache(maxsize=8)
+def _decoys(seed: int):
+    """(DECOYS, 128) unit SFace embeddings of seeded generator faces."""
+    import torch
+
+    from faceveil.anonymize.replace import model
+    from faceveil.gen.sface_torch import IdentityEmbedder
+
+    generator, _ = model()
+    faces = generator.sample(DECOYS, seed=seed)
+    x = torch.from_numpy(faces).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    embed = IdentityEmbedder(generator.landmark_template, generator.resolution, "cpu")
+    with torch.no_grad():
+        return embed(x)
+
+
+def _views(matrix: np.ndarray, shape: tuple[int, int], rng: np.random.Generator, n: int):
+    """(n, 112, 112, 2) grid_sample grids into an image of `shape` for SFace crops aligned by
+    `matrix` (image -> crop): view 0 exact, the others jittered."""
+    import torch
+
+    from faceveil.gen.sface_torch import SFACE_SIZE
+
+    size = SFACE_SIZE
+    back = cv2.invertAffineTransform(matrix)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    p = np.stack([xs, ys], -1) - (size - 1) / 2
+    grids = []
+    for k in range(n):
+        if k == 0:
+            q = p
+        else:
+            s = rng.uniform(0.95, 1.05)
+            a = np.radians(rng.uniform(-3, 3))
+            rot = s * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
+            q = p @ rot.T + rng.uniform(-2, 2, 2).astype(np.float32)
+        q = q + (size - 1) / 2
+        src = q @ back[:, :2].T + back[:, 2]
+        h, w = shape
+        grid = (src + 0.5) / np.array([w, h], np.float32) * 2 - 1
+        grids.append(grid)
+    return torch.from_numpy(np.stack(grids).astype(np.float32))
+
+
+def _degrade(crops, rng: np.random.Generator):
+    """Views 2 and 3 (of 4) through a down-and-up resize and a blur: what JPEG and a resize do
+    to fine detail, differentiably."""
+    import torch
+    import torch.nn.functional as F
+
+    out = [crops[:2]]
+    if len(crops) > 2:
+        f = rng.uniform(0.55, 0.9)
+        small = F.interpolate(crops[2:3], scale_factor=f, mode="bilinear", antialias=True)
+        out.append(F.interpolate(small, size=crops.shape[-2:], mode="bilinear"))
+    if len(crops) > 3:
+        sigma = rng.uniform(0.6, 1.2)
+        r = np.arange(-2, 3, dtype=np.float32)
+        g = torch.from_numpy(
+            np.exp(-(r**2) / (2 * sigma**2)) / np.exp(-(r**2) / (2 * sigma**2)).sum()
+        )
+        kernel = (g[:, None] * g[None, :]).expand(3, 1, 5, 5)
+        out.append(F.conv2d(F.pad(crops[3:], (2, 2, 2, 2), mode="replicate"), kernel, groups=3))
+    return torch.cat(out)
+
+
+def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) -> np.ndarray:
+    """`rgb` (the face's ROI, uint8 RGB) with the face cloaked; fills `info`."""
+    import torch
+    import torch.nn.functional as F
+
+    from faceveil.gen.align import align_matrix
+    from faceveil.gen.sface_torch import SFACE_TEMPLATE, get_sface_net
+
+    start = time.perf_counter()
+    dssim_cap, linf = BUDGETS[opts.budget]
+    alpha = region_alpha(rgb.shape, face, opts)
+    if not (alpha > 0).any():
+        raise Fallback("face region is empty")
+    try:
+        matrix = align_matrix(face.landmarks, SFACE_TEMPLATE)
+    except ValueError:
+        raise Fallback("landmarks are degenerate") from None
+    gray = bool((rgb.max(axis=2) - rgb.min(axis=2)).max() == 0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        net = get_sface_net()
+        h, w = rgb.shape[:2]
+        pad = max(h, w) // 2  # SFace's crop reaches past the ROI: mirror it, as IdentityCheck
+        context = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+        big = torch.from_numpy(context.astype(np.float32)).permute(2, 0, 1)[None]
+        orig = torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)[None]
+        a = torch.from_numpy(alpha)[None, None]
+        moved = matrix.copy()
+        moved[:, 2] -= pad * moved[:, :2].sum(axis=1)  # the same crop from the padded image
+        zoom = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))  # image px per crop px
+        work = 1.0 if zoom < WORK_SCALE else 1.0 / zoom
+        dh, dw = max(8, round(h * work)), max(8, round(w * work))
+        delta = torch.zeros(1, 1 if gray else 3, dh, dw, requires_grad=True)
+        rng = np.random.default_rng(opts.seed)
+        exact = _views(moved, context.shape[:2], rng, 1)
+        with torch.no_grad():
+            own = F.normalize(net(F.grid_sample(big, exact, align_corners=False)), dim=1)[0]
+        target = None
+        if opts.target == "decoy":
+            decoys = _decoys(opts.seed)
+            target = decoys[int(torch.argmin(decoys @ own))]
+
+        def perturbed(d):
+            full = F.interpolate(d, size=(h, w), mode="bilinear") if work < 1 else d
+            return (orig + a * full.expand(1, 3, h, w)).clamp(0, 255)
+
+        optimiser = torch.optim.Adam([delta], lr=linf * LR)
+        steps = 0
+        while steps < MAX_STEPS:
+            x = perturbed(delta)
+            canvas = big + F.pad(x - orig, (pad, pad, pad, pad))
+            grids = _views(moved, context.shape[:2], rng, 4)
+            crops = F.grid_sample(canvas.expand(4, -1, -1, -1), grids, align_corners=False)
+            e = F.normalize(net(_degrade(crops, rng)), dim=1)
+            if steps > STEPS and float(e[0].detach() @ own) < STOP:
+                break  # the state just evaluated is far enough: keep it
+            weights = torch.tensor(VIEW_WEIGHTS)
+            loss = (e @ own) @ weights
+            if target is not None:
+                loss = loss - (e @ target) @ weights
+            inside = a[0, 0] > 0
+            dssim = (1 - _ssim_map(x, orig)[0][inside].mean()) / 2
+            loss = loss + SSIM_WEIGHT * F.relu(dssim - dssim_cap * 0.95)
+            (grad,) = torch.autograd.grad(loss, delta)
+            delta.grad = grad
+            optimiser.step()
+            steps += 1
+            with torch.no_grad():
+                delta.clamp_(-linf, linf)
+                # projection: DSSIM grows about as the square of the perturbation
+                now = float((1 - _ssim_map(perturbed(delta), orig)[0][inside].mean()) / 2)
+                if now > dssim_cap:
+                    delta *= 0.98 * np.sqrt(dssim_cap / now)
+
+        with torch.no_grad():
+            full = perturbed(delta) - orig  # already weighted by alpha
+            raw = (full / a.clamp(min=1e-3)).clamp(-linf, linf)[0].permute(1, 2, 0).numpy()
+    finally:
+        torch.set_num_threads(threads)
+
+    def result(scale: float) -> np.ndarray:
+        return np.clip(np.rint(rgb + scale * raw), 0, 255).astype(np.uint8)
+
+    def composited(new: np.ndarray) -> np.ndarray:
+        from faceveil.anonymize.apply import _blend
+
+        return _blend(rgb, new, alpha)
+
+    scale, out = 1.0, result(1.0)
+    ssim = face_ssim(rgb, composited(out), alpha)
+    if (1 - ssim) / 2 > dssim_cap:  # over budget: the largest scale within it (bisection)
+        lo, hi = 0.0, 1.0
+        for _ in range(8):
+            mid = (lo + hi) / 2
+            if (1 - face_ssim(rgb, composited(result(mid)), alpha)) / 2 > dssim_cap:
+                hi = mid
+            else:
+                lo = mid
+        scale, out = lo, result(lo)
+        ssim = face_ssim(rgb, composited(out), alpha)
+    final = composited(out)
+    similarity = IdentityCheck(rgb, face, opts).similarity(out)
+    info.update(
+        budget=opts.budget,
+        target=opts.target,
+        similarity_after=round(similarity, 3),
+        recognised=bool(similarity >= SFACE_THRESHOLD),
+        dssim=round((1 - ssim) / 2, 4),
+        linf=int(np.abs(final.astype(np.int16) - rgb).max()),
+        scaled=round(scale, 3),
+        steps=steps,
+        seconds=round(time.perf_counter() - start, 2),
+    )
+    if similarity >= SFACE_THRESHOLD:
+        info["warning"] = (
+            f"still recognised by SFace ({similarity:.2f} >= {SFACE_THRESHOLD}) within the "
+            f"{opts.budget} budget: try --budget high or another method"
+        )
+    return out
+
+
+@register(
+    "cloak",
+    "an adversarial perturbation within a perceptual budget: a visible face SFace does not match",
+    reports=True,
+)
+def cloak_method(roi: np.ndarray, face: Face, opts: AnonymizeOptions, *, info: dict) -> np.ndarray:
+    return as_roi(cloak_face(to_rgb8(roi), face, opts, info), roi)
