@@ -26,15 +26,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from faceveil.testing.scenes import box_iou
+
 OUT = Path(__file__).resolve().parent / "out"
-
-
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    return w * h / (aw * ah + bw * bh - w * h)
 
 
 def _jpeg(img: np.ndarray, quality: int = 75) -> np.ndarray:
@@ -107,7 +101,7 @@ def main() -> None:
             warned += "warning" in detail
             sims.append(detail.get("similarity_after"))
             ssims.append(face_ssim(img, out, region_alpha(img.shape, face, opts)))
-            detected += any(_iou(f.box, face.box) >= 0.5 for f in detect(out, small_faces=False))
+            detected += any(box_iou(f.box, face.box) >= 0.5 for f in detect(out, small_faces=False))
             others = [j for j in own if j != i]
             for view in views:
                 probe_img, probe_face = {

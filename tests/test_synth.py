@@ -16,6 +16,7 @@ from faceveil.detect import Face, detect
 from faceveil.io.orl import load_orl
 from faceveil.io.video import read_frames
 from faceveil.testing import make_clip
+from faceveil.testing.scenes import box_iou
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_orl_faces_are_not_reidentified_but_stay_faces(orl_cases):
         similarity = cosine(embed_faces(image, faces)[0], embed_faces(out, faces)[0])
         assert similarity < SFACE_THRESHOLD - 0.05
         found = detect(out, small_faces=False)
-        kept += any(_iou(f.box, faces[0].box) > 0.3 for f in found)
+        kept += any(box_iou(f.box, faces[0].box) > 0.3 for f in found)
         # Nothing outside the enlarged face region changes.
         region = face_region(faces[0], image.shape, shape="ellipse", mask_scale=1.3, feather=0.1)
         outside = np.ones(image.shape[:2], bool)
@@ -104,14 +105,6 @@ def test_video_identity_is_stable_along_a_track(tmp_path):
     assert len(embeddings) >= 8
     consecutive = [cosine(a, b) for a, b in zip(embeddings, embeddings[1:], strict=False)]
     assert np.median(consecutive) > 0.7, json.dumps([round(c, 2) for c in consecutive])
-
-
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    return w * h / (aw * ah + bw * bh - w * h)
 
 
 @pytest.mark.slow
