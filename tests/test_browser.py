@@ -18,6 +18,7 @@ from faceveil.testing.studio import CHROMIUM, CHROMIUM_ARGS, start_studio
 
 pytestmark = pytest.mark.slow
 
+
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """Base URL of a studio running in a thread (worker on)."""
@@ -92,9 +93,7 @@ def test_anonymize_photo_shows_a_different_image(studio, page, astronaut):
 def test_synthesize_slider_changes_the_face(studio, page):
     page.goto(studio + "/synthesize")
     face = page.locator("#face-img")
-    page.wait_for_function(
-        "document.querySelector('#face-img').naturalWidth > 0", timeout=60_000
-    )
+    page.wait_for_function("document.querySelector('#face-img').naturalWidth > 0", timeout=60_000)
     before_url = face.get_attribute("src")
     before = _image_at(page, studio + before_url)
     page.get_by_label("age (+ older)").fill("2.5")

@@ -93,18 +93,25 @@ def test_faces_are_replaced_below_the_identity_threshold_background_untouched():
         assert np.abs(out.astype(int) - image).mean() > 1  # and the face did change
 
 
-def test_the_pasted_face_is_the_average_of_k_gallery_identities(monkeypatch):
+@pytest.fixture
+def pasted(monkeypatch) -> list[np.ndarray]:
+    """Every generated face handed to the shared paste, in order."""
     from faceveil.anonymize import replace
-    from faceveil.gen.upsample import upsample
 
-    pasted = []
+    faces = []
     real = replace.paste
 
     def spy(rgb, face_rgb, matrix, size, mask):
-        pasted.append(face_rgb)
+        faces.append(face_rgb)
         return real(rgb, face_rgb, matrix, size, mask)
 
     monkeypatch.setattr(replace, "paste", spy)
+    return faces
+
+
+def test_the_pasted_face_is_the_average_of_k_gallery_identities(pasted):
+    from faceveil.gen.upsample import upsample
+
     image = skimage.data.astronaut()
     faces = _largest(image)
     out, report = faceveil.anonymize(image, "ksame", faces=faces, k=4)
@@ -231,19 +238,9 @@ def test_cli(samples, tmp_path):
     assert not (tmp_path / "p.png").exists()
 
 
-def test_a_video_track_keeps_its_k_set(monkeypatch):
+def test_a_video_track_keeps_its_k_set(pasted):
     import dataclasses
 
-    from faceveil.anonymize import replace
-
-    pasted = []
-    real = replace.paste
-
-    def spy(rgb, face_rgb, matrix, size, mask):
-        pasted.append(face_rgb)
-        return real(rgb, face_rgb, matrix, size, mask)
-
-    monkeypatch.setattr(replace, "paste", spy)
     image = skimage.data.astronaut()
     face = dataclasses.replace(_largest(image)[0], track_id=7)
     opts = AnonymizeOptions(method="ksame", k=3)

@@ -49,6 +49,11 @@ class FaceAttributes:
     emotions: dict[str, float]
     landmarks: np.ndarray
 
+    @property
+    def female_prob(self) -> float:
+        """P(female), whichever gender won."""
+        return self.gender_prob if self.gender == "female" else 1.0 - self.gender_prob
+
     def to_dict(self) -> dict:
         """JSON-ready dict; floats rounded (pixels to 0.1, probabilities to 4 places)."""
         return {

@@ -68,10 +68,6 @@ def parse_edit(text: str | None) -> dict[str, float | str]:
     return changes
 
 
-def _female(a) -> float:
-    return a.gender_prob if a.gender == "female" else 1.0 - a.gender_prob
-
-
 def edit_vector(z: np.ndarray, changes: dict[str, float | str], before) -> np.ndarray:
     """The latent offset of `changes` for a face with latent `z` and attributes `before`."""
     from faceveil.gen.directions import load_directions
@@ -84,7 +80,7 @@ def edit_vector(z: np.ndarray, changes: dict[str, float | str], before) -> np.nd
         except InputError as exc:
             raise InputError(f"--edit: {exc}") from None
         if amount == FLIP_WORD:  # + is more female / more smiling
-            now = _female(before) if name == "gender" else before.emotions["happy"]
+            now = before.female_prob if name == "gender" else before.emotions["happy"]
             target = -FLIP_TO if now >= 0.5 else FLIP_TO
             amount = target - float(z @ v)
         offset += np.float32(amount) * v

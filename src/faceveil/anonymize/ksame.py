@@ -205,8 +205,7 @@ def _aligned(rgb: np.ndarray, landmarks: np.ndarray, template: np.ndarray, res: 
 def _labels(rgb: np.ndarray, face: Face) -> np.ndarray:
     """Age in years, P(female) and P(happy) of a face, by faceveil's attribute models."""
     a = attributes(rgb, face)
-    female = a.gender_prob if a.gender == "female" else 1.0 - a.gender_prob
-    return np.array([a.age, female, a.emotions["happy"]], np.float32)
+    return np.array([a.age, a.female_prob, a.emotions["happy"]], np.float32)
 
 
 def _build_synthetic(generator, samples: int, seed: int) -> tuple[np.ndarray, ...]:

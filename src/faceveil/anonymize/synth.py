@@ -1,18 +1,18 @@
-"""``synth``: replace a face with a synthetic one that keeps its pose, light and skin tone.
+"""``synth``: replace a face with a synthetic one that keeps its pose, light, skin tone, age,
+gender and expression.
 
 For each face:
 
 1. align it to the generator's landmark template (64 px for the shipped DCGAN);
 2. the amortised inversion encoder reads pose, expression, light and tone from that crop as a
-   latent; it is mixed with a random latent (seeded per face, or per track in video), which
-   brings in a new identity: ``z = a * z_face + sqrt(1 - a^2) * z_new``;
-3. several candidates are decoded, colour-matched to the face (Lab mean and spread), enlarged to
-   the face's size and blended in with a Laplacian pyramid on a feathered mask that follows the
-   template's face oval;
-4. identity constraint: SFace, aligned on the *original* landmarks as an attacker would, must
-   score each candidate at least ``IDENTITY_MARGIN`` below the calibrated threshold. Of the
-   candidates that pass, the one closest to the original in coarse shading (pose, light) wins;
-   if none pass, the mix weight ``a`` is lowered and new candidates are drawn;
+   latent; it is mixed with new-identity latents drawn (seeded per face, or per track in video)
+   from the generator's labelled latents nearest the face's apparent age, gender and smile:
+   ``z = a * z_face + sqrt(1 - a^2) * z_new``;
+3. the candidates are decoded and ranked on a copy where the face is ``SCOUT_SIDE`` px, by
+   coarse shading error plus how far their apparent attributes are from the original's;
+4. identity constraint (:class:`~faceveil.anonymize.replace.IdentityCheck`): the best
+   ``CHECKS`` are pasted at full size in rank order and the first that SFace no longer
+   matches wins; otherwise the next of ``ATTEMPTS`` lowers ``a``, and the last widens the oval;
 5. a face that is too small or turned too far to replace, or that fails every try, raises
    :class:`~faceveil.anonymize.registry.Fallback`: the runner blurs it and reports why.
 
@@ -64,8 +64,9 @@ def _identity_latents(seed: int, key: int, before, dim: int) -> np.ndarray:
     labelled = load_labelled(model()[0])
     if labelled is None:
         return rng.standard_normal((CANDIDATES, dim)).astype(np.float32)
-    female = before.gender_prob if before.gender == "female" else 1 - before.gender_prob
-    return nearest_latents(labelled, before.age, female, before.emotions["happy"], CANDIDATES, rng)
+    return nearest_latents(
+        labelled, before.age, before.female_prob, before.emotions["happy"], CANDIDATES, rng
+    )
 
 
 def _attributes_side_by_side(images: list[np.ndarray], face: Face) -> list:
@@ -87,7 +88,7 @@ def _attributes_side_by_side(images: list[np.ndarray], face: Face) -> list:
 
 def _attribute_cost(before, after) -> float:
     """How far the new face's apparent gender, age and expression are from the original's, in
-    the units of :func:`_coarse_error`'s typical spread."""
+    the units of :func:`~faceveil.anonymize.replace.coarse_error`'s typical spread."""
     gender = float(before.gender != after.gender)
     age = abs(before.age - after.age) / 10.0
     emotion = 0.5 * sum(abs(before.emotions[e] - after.emotions[e]) for e in before.emotions)

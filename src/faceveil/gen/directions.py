@@ -219,8 +219,7 @@ def attribute_scores(canvas: np.ndarray, face) -> tuple[float, float, float]:
     from faceveil.analysis.attributes import analyze_faces
 
     a = analyze_faces(canvas, [face], mesh=False, align="landmarks")[0]
-    female = a.gender_prob if a.gender == "female" else 1.0 - a.gender_prob
-    return a.age, female, a.emotions["happy"]
+    return a.age, a.female_prob, a.emotions["happy"]
 
 
 def label_samples(generator: Generator, z: np.ndarray) -> np.ndarray:

@@ -16,17 +16,16 @@ from faceveil.server.api.body import body_doc, read_body
 from faceveil.server.errors import ApiError
 from faceveil.server.store import get_store
 
-ERRORS = {
-    code: {"model": s.ErrorOut, "description": text}
-    for code, text in {
+ERRORS = s.error_responses(
+    {
         400: "bad input (corrupt image, no face)",
         401: "missing or wrong API token",
         404: "no such name",
         413: "upload too large",
         415: "not an image (checked by content)",
         422: "invalid options",
-    }.items()
-}
+    }
+)
 router = APIRouter(prefix="/gallery", tags=["gallery"], responses=ERRORS)
 
 

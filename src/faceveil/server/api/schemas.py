@@ -167,6 +167,11 @@ class ErrorOut(BaseModel):
     status: int
 
 
+def error_responses(described: dict[int, str]) -> dict:
+    """OpenAPI ``responses`` for error statuses, each answered with :class:`ErrorOut`."""
+    return {code: {"model": ErrorOut, "description": text} for code, text in described.items()}
+
+
 class FileLink(BaseModel):
     sha: str
     url: str

@@ -22,16 +22,15 @@ from faceveil.server.api.body import body_doc, file_store, read_body, store_file
 from faceveil.server.errors import ApiError
 
 SHA = re.compile(r"^[0-9a-f]{64}$")
-ERRORS = {
-    code: {"model": s.ErrorOut, "description": text}
-    for code, text in {
+ERRORS = s.error_responses(
+    {
         400: "bad input (corrupt image, no face, bad base64)",
         401: "missing or wrong API token",
         413: "upload too large",
         415: "not an image (checked by content)",
         422: "invalid options",
-    }.items()
-}
+    }
+)
 IMAGE_OUT = {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the image"}
 
 router = APIRouter(responses=ERRORS)
@@ -252,7 +251,7 @@ async def audit(request: Request) -> s.AuditResponse:
     tags=["sync"],
     responses={
         200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the file"},
-        404: {"model": s.ErrorOut, "description": "no such file"},
+        **s.error_responses({404: "no such file"}),
     },
 )
 def get_file(sha: str, request: Request):
