@@ -17,6 +17,7 @@ from faceveil.cli import (  # noqa: F401  (they register their commands)
     analyze,
     anonymize,
     audit,
+    batch,
     gen_edit,
     gen_mix,
     gen_train,

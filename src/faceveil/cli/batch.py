@@ -1,0 +1,149 @@
+"""`faceveil batch`: a folder (or fsspec URL) anonymised on a Dask cluster, resumable."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from faceveil.anonymize import METHODS, AnonymizeOptions
+from faceveil.anonymize.regions import SHAPES
+from faceveil.cli.anonymize import _parse_color
+from faceveil.cli.common import app, fail
+from faceveil.errors import FaceveilError
+
+SHOWN_FAILURES = 20
+
+
+@app.command("batch")
+def batch_cmd(
+    source: Annotated[str, typer.Argument(help="Folder or file; local path or fsspec URL.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output folder: the input tree is mirrored.")
+    ],
+    method: Annotated[
+        str, typer.Option("--method", "-m", help=f"One of: {', '.join(METHODS)}.")
+    ] = "blur",
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            help="'local' starts a LocalCluster of worker processes on this machine; an "
+            "address (tcp://host:8786) uses a running Dask cluster."
+        ),
+    ] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes of the local cluster (default: one per core); with an "
+            "address, wait for this many workers."
+        ),
+    ] = None,
+    chunk_size: Annotated[
+        int, typer.Option(help="Files per task; a kill loses at most the chunks in flight.")
+    ] = 32,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Skip files the manifest has as ok whose output still matches."
+        ),
+    ] = False,
+    manifest: Annotated[
+        str | None,
+        typer.Option(
+            help="Manifest path: a folder of Parquet parts, or a .jsonl file. "
+            "Default: OUTPUT/_faceveil_manifest.parquet."
+        ),
+    ] = None,
+    shape: Annotated[str, typer.Option(help=f"Region shape: {', '.join(SHAPES)}.")] = "ellipse",
+    mask_scale: Annotated[float, typer.Option(help="Enlargement of the face box.")] = 1.3,
+    thresh: Annotated[float, typer.Option("--thresh", help="Detector score threshold.")] = 0.6,
+    max_side: Annotated[
+        int | None, typer.Option(help="Longest side the detector's main pass sees (0: full).")
+    ] = None,
+    small_faces: Annotated[
+        bool | None,
+        typer.Option("--small-faces/--no-small-faces", help="Tiled 2x pass for 10-20 px faces."),
+    ] = None,
+    blur_strength: Annotated[float, typer.Option(help="Multiplies the blur sigma.")] = 1.0,
+    pixel_blocks: Annotated[int, typer.Option(help="Mosaic blocks across a face.")] = 8,
+    color: Annotated[str, typer.Option(help="Fill colour for solid: R,G,B or #RRGGBB.")] = "0,0,0",
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic identities (synth).")] = 0,
+    keep_metadata: Annotated[
+        bool, typer.Option("--keep-metadata", help="Keep EXIF/GPS (stripped by default).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Anonymise a dataset on Dask: resumable, with a per-file manifest."""
+    from tqdm import tqdm
+
+    from faceveil.batch import run_batch
+
+    if chunk_size < 1:
+        fail(f"--chunk-size must be at least 1, got {chunk_size}", 2)
+    if workers is not None and workers < 1:
+        fail(f"--workers must be at least 1, got {workers}", 2)
+    if scheduler != "local" and "://" not in scheduler:
+        fail(f"--scheduler must be 'local' or an address like tcp://host:8786, not {scheduler}", 2)
+    try:
+        options = AnonymizeOptions(
+            method=method,
+            shape=shape,
+            mask_scale=mask_scale,
+            threshold=thresh,
+            max_side=max_side,
+            small_faces=small_faces,
+            blur_strength=blur_strength,
+            pixel_blocks=pixel_blocks,
+            color=_parse_color(color),
+            seed=seed,
+            keep_metadata=keep_metadata,
+        )
+    except (ValueError, typer.BadParameter) as exc:
+        fail(str(exc), 2)
+    bar = None
+
+    def on_start(total: int, info) -> None:
+        nonlocal bar
+        where = "local cluster" if scheduler == "local" else scheduler
+        typer.echo(f"faceveil batch: {total} files on {info.workers} workers ({where})", err=True)
+        if info.dashboard:
+            typer.echo(f"faceveil batch: Dask dashboard {info.dashboard}", err=True)
+        bar = tqdm(total=total, unit="file", disable=quiet, desc="faceveil batch")
+
+    def on_rows(rows: list[dict]) -> None:
+        if bar is not None:
+            bar.update(len(rows))
+
+    try:
+        summary = run_batch(
+            source,
+            output,
+            options,
+            scheduler=scheduler,
+            workers=workers,
+            chunk_size=chunk_size,
+            resume=resume,
+            manifest=manifest,
+            on_start=on_start,
+            on_rows=on_rows,
+        )
+    except FaceveilError as exc:
+        fail(str(exc).splitlines()[0], 1)
+    finally:
+        if bar is not None:
+            bar.close()
+    typer.echo(
+        f"faceveil batch: {summary.files} files ({summary.ok} ok, {summary.skipped} skipped, "
+        f"{summary.failed} failed), {summary.faces} faces, {summary.seconds:.1f} s, "
+        f"{summary.throughput:.2f} files/s on {summary.workers} workers; "
+        f"manifest {summary.manifest}"
+    )
+    if summary.failed:
+        typer.echo(f"faceveil: {summary.failed} of {summary.files} inputs failed:", err=True)
+        for reason in summary.failures[:SHOWN_FAILURES]:
+            typer.echo(f"  {reason}", err=True)
+        if summary.failed > SHOWN_FAILURES:
+            typer.echo(
+                f"  ... and {summary.failed - SHOWN_FAILURES} more (see the manifest)", err=True
+            )
+        raise typer.Exit(1)
