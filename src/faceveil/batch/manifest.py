@@ -43,7 +43,10 @@ COLUMNS = {
 
 
 def new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    """Sorts in start order (UTC, microseconds), unique across machines."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}"
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def _schema():

@@ -152,10 +152,20 @@ def run_dataset(ctx) -> dict:
     images = _images(ctx.store, ctx.params["dataset_id"], ctx.params.get("split"))
     out_dir = ctx.result_dir / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
-    done_names, faces, failed = [], 0, []
+    from faceveil.batch.studio import anonymize_images, scheduler_address
+
+    if scheduler_address():  # FACEVEIL_DASK_SCHEDULER: the same work on a Dask cluster
+        items = [
+            (image_id, ctx.store.files.path(sha), _target(ctx, out_dir, image_id, sha, filename))
+            for image_id, sha, filename in images
+        ]
+        done_names, faces, failed = anonymize_images(ctx, items, _options(ctx.params))
+        images = []  # done: skip the in-process loop below
+    else:
+        done_names, faces, failed = [], 0, []
     for n, (image_id, sha, filename) in enumerate(images):
         ctx.check()
-        target = out_dir / f"{image_id:06d}_{Path(filename).stem}{ctx.store.files.path(sha).suffix}"
+        target = _target(ctx, out_dir, image_id, sha, filename)
         if not target.exists():  # a resumed job keeps what it already made
             try:
                 out, report = anonymize(ctx.store.files.path(sha), method, **opts)
@@ -174,6 +184,10 @@ def run_dataset(ctx) -> dict:
     if ctx.params.get("new_dataset"):
         result["dataset_id"] = _import_results(ctx, done_names)
     return result
+
+
+def _target(ctx, out_dir: Path, image_id: int, sha: str, filename: str) -> Path:
+    return out_dir / f"{image_id:06d}_{Path(filename).stem}{ctx.store.files.path(sha).suffix}"
 
 
 def _import_results(ctx, paths: list[Path]) -> int:
