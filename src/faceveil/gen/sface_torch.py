@@ -165,6 +165,33 @@ def _dequantize(q: np.ndarray, scale: np.ndarray, zero: np.ndarray, axis: int, b
     return ((q.astype(np.float32) - zero.astype(np.float32)) * scale).astype(np.float32)
 
 
+def _fold_batch_norm(program: list, consts: dict[str, np.ndarray]) -> list:
+    """`program` with each BatchNormalization that follows a Conv folded into the Conv's weight
+    and bias (exact in inference, and a third fewer ops per step for the cloak), and PRelu
+    slopes flattened for ``F.prelu``."""
+    producers = {out: k for k, (op, _, out, _) in enumerate(program) if op == "Conv"}
+    readers: dict[str, int] = {}
+    for _, ins, _, _ in program:
+        for i in ins:
+            readers[i] = readers.get(i, 0) + 1
+    folded, drop = list(program), set()
+    for k, (op, ins, out, attrs) in enumerate(program):
+        if op == "PRelu":
+            consts[ins[1]] = consts[ins[1]].reshape(-1)
+        if op != "BatchNormalization" or ins[0] not in producers or readers[ins[0]] != 1:
+            continue
+        c = producers[ins[0]]
+        _, conv_ins, _, conv_attrs = program[c]
+        gamma, beta, mean, var = (consts[i] for i in ins[1:5])
+        scale = gamma / np.sqrt(var + attrs.get("epsilon", 1e-5))
+        weight = consts[conv_ins[1]] * scale[:, None, None, None]
+        bias = consts[conv_ins[2]] if len(conv_ins) > 2 else np.zeros_like(mean)
+        consts[out + "/w"], consts[out + "/b"] = weight, (bias - mean) * scale + beta
+        folded[c] = ("Conv", [conv_ins[0], out + "/w", out + "/b"], out, conv_attrs)
+        drop.add(k)
+    return [step for k, step in enumerate(folded) if k not in drop]
+
+
 class SFaceNet(torch.nn.Module):
     """SFace as torch ops: (N, 3, 112, 112) RGB in [0, 255], aligned as by ``alignCrop``, to
     (N, 128) embeddings (not normalised)."""
@@ -188,6 +215,7 @@ class SFaceNet(torch.nn.Module):
                 self.program.append((op, ins, out, attrs))
             else:
                 raise ValueError(f"{path}: unsupported ONNX op {op}")
+        self.program = _fold_batch_norm(self.program, consts)
         used = sorted({i for _, ins, _, _ in self.program for i in ins if i in consts})
         self._names = {name: f"w{k}" for k, name in enumerate(used)}
         for name in used:
@@ -212,7 +240,7 @@ class SFaceNet(torch.nn.Module):
                 eps = a.get("epsilon", 1e-5)
                 r = F.batch_norm(v[0], v[3], v[4], v[1], v[2], training=False, eps=eps)
             elif op == "PRelu":
-                r = torch.where(v[0] >= 0, v[0], v[0] * v[1])
+                r = F.prelu(v[0], v[1])
             elif op == "Dropout":
                 r = v[0]
             elif op == "Flatten":
