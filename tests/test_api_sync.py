@@ -219,6 +219,31 @@ def test_audit_of_a_pair_and_of_a_method(client):
     assert run["faces"][0]["re_identified"] is False
 
 
+def test_audit_by_both_recognizers(client):
+    same = client.post(
+        f"{API}/audit",
+        files={"file_a": ("a.png", ASTRO_PNG), "file_b": ("b.png", ASTRO_PNG)},
+        data={"attributes": "false", "recognizers": "sface,dlib"},
+    ).json()
+    assert same["summary"]["dlib_re_identified_rate"] == 1.0  # an untouched copy, for dlib too
+    assert same["summary"]["min_dlib_distance"] < 0.1
+    solid = client.post(
+        f"{API}/anonymize",
+        params={"format": "json"},
+        json={
+            "file": base64.b64encode(ASTRO_PNG).decode(),
+            "method": "solid",
+            "audit": True,
+            "recognizers": "dlib,sface",
+        },
+    ).json()
+    assert solid["audit"]["dlib_re_identified_rate"] == 0.0
+    bad = client.post(
+        f"{API}/audit", files={"file_a": ("a.png", ASTRO_PNG)}, data={"recognizers": "arcface"}
+    )
+    assert_error(bad, 422)
+
+
 def test_audit_rejects_images_of_different_sizes(client):
     small = encode(ASTRO[:256, :256])
     r = client.post(

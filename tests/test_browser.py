@@ -90,6 +90,22 @@ def test_anonymize_photo_shows_a_different_image(studio, page, astronaut):
     assert "0 of 1 face(s) re-identified" in page.locator("#audit-summary").inner_text()
 
 
+def test_cloak_audit_shows_both_recognizers(studio, page, astronaut):
+    page.goto(studio + "/")
+    page.get_by_label("Photo or video").set_input_files(str(astronaut))
+    page.get_by_label("Method").select_option("cloak")
+    page.get_by_label("Budget").select_option("high")
+    page.get_by_role("button", name="Anonymize").click()
+    page.wait_for_selector("#audit-card:not([hidden])", timeout=180_000)
+    # SFace (optimised against) and dlib (never seen) side by side, with the cloak's own report
+    summary = page.locator("#audit-summary").inner_text()
+    assert "by SFace" in summary and "by dlib" in summary, summary
+    assert float(page.locator("#m-dlib .value").inner_text()) > 0
+    assert float(page.locator("#m-reid .value").inner_text()) < 0.363
+    details = page.locator("#face-details").inner_text()
+    assert "DSSIM" in details and "budget high" in details, details
+
+
 def test_synthesize_slider_changes_the_face(studio, page):
     page.goto(studio + "/synthesize")
     face = page.locator("#face-img")

@@ -54,6 +54,8 @@ class AnonymizeFields(Strict):
     seed: int = Seed
     edit: str | None = Field(None, max_length=200, description="e.g. age=+2,smile=-1")
     k: int = Field(5, ge=2, le=100)
+    budget: Literal["low", "mid", "high"] = Field("mid", description="cloak: perceptual budget")
+    target: Literal["decoy", "away"] = Field("decoy", description="cloak: toward a decoy or away")
 
     @field_validator("color")
     @classmethod
@@ -77,8 +79,16 @@ class AnonymizeFields(Strict):
         return d
 
 
+Recognizers = Field(
+    "sface",
+    pattern=r"^(sface|dlib)(,(sface|dlib))*$",
+    description="audit re-identification by: sface, and dlib (independent of the cloak)",
+)
+
+
 class AnonymizeRequest(AnonymizeFields):
     audit: bool = Field(False, description="JSON answers only: add the privacy audit summary")
+    recognizers: str = Recognizers
 
 
 class VerifyOptions(Strict):
@@ -98,6 +108,7 @@ class AuditRequest(AnonymizeFields):
 
     attributes: bool = Field(True, description="compare age, gender and emotion")
     reid_threshold: float = Field(0.363, ge=-1, le=1)
+    recognizers: str = Recognizers
 
 
 class GenerateRequest(Strict):

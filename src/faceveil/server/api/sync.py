@@ -131,8 +131,15 @@ async def anonymize(
         if o.audit:
             from faceveil.audit import AuditReport, audit_pair
 
-            item = audit_pair(pixels, out, faces=report.faces, mask_scale=o.mask_scale)
-            summary = AuditReport(items=[item]).summary()
+            recognizers = tuple(o.recognizers.split(","))
+            item = audit_pair(
+                pixels,
+                out,
+                faces=report.faces,
+                mask_scale=o.mask_scale,
+                recognizers=recognizers,
+            )
+            summary = AuditReport(items=[item], recognizers=recognizers).summary()
         return s.AnonymizeResponse(
             result=store_file(request, data, suffix),
             width=pixels.shape[1],
@@ -214,6 +221,7 @@ async def audit(request: Request) -> s.AuditResponse:
         from faceveil.io.images import encode_image
 
         start = time.perf_counter()
+        recognizers = tuple(o.recognizers.split(","))
         original, kind = _image(request, body.file("file_a"))
         link, faces = None, None
         if body.file("file_b", required=False) is not None:
@@ -231,10 +239,12 @@ async def audit(request: Request) -> s.AuditResponse:
             attributes=o.attributes,
             mask_scale=o.mask_scale,
             names=("file_a", "file_b" if link is None else "anonymized"),
+            recognizers=recognizers,
         )
         d = item.to_dict()
+        report = AuditReport(items=[item], threshold=o.reid_threshold, recognizers=recognizers)
         return s.AuditResponse(
-            summary=AuditReport(items=[item], threshold=o.reid_threshold).summary(),
+            summary=report.summary(),
             ssim_outside=d["ssim_outside"],
             psnr_outside=d["psnr_outside"],
             background_identical=d["background_identical"],

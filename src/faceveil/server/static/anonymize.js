@@ -49,7 +49,10 @@ async function anonymizePhoto(file) {
   const t0 = performance.now();
   const data = optionFields(new FormData());
   data.append("file", file);
-  if ($("#anon-audit").checked) data.append("audit", "true");
+  if ($("#anon-audit").checked) {
+    data.append("audit", "true");
+    data.append("recognizers", "sface,dlib");
+  }
   const result = await api("/anonymize", { method: "POST", body: data, query: { format: "json" },
     headers: { Accept: "application/json" } });
   const ms = performance.now() - t0;
@@ -73,8 +76,20 @@ async function anonymizePhoto(file) {
   $("#face-summary").textContent =
     `${report.face_count ?? "?"} face(s) covered with ${report.method ?? method.value} ` +
     `in ${Math.round(ms)} ms.` + (report.warnings?.length ? ` ${report.warnings.join(" ")}` : "");
+  $("#face-details").textContent = detailText(report.face_details ?? []);
   say(status, "Done.");
   if ($("#anon-audit").checked) await runAudit(file, afterBlob, result.audit);
+}
+
+// What a reporting method (cloak, attributes) says per face, one sentence each.
+function detailText(details) {
+  return details.map((d, i) => {
+    if (d.similarity_after === undefined) return "";
+    const parts = [`Face ${i + 1}: own-photo SFace similarity ${fmt(d.similarity_after)}`];
+    if (d.dssim !== undefined) parts.push(`DSSIM ${d.dssim} (budget ${d.budget})`);
+    if (d.seconds !== undefined) parts.push(`${d.seconds} s`);
+    return parts.join(", ") + "." + (d.warning ? ` Warning: ${d.warning}.` : "");
+  }).filter(Boolean).join(" ");
 }
 
 function metric(id, value, good, text) {
@@ -91,6 +106,7 @@ async function runAudit(original, anonymized, already) {
     const data = new FormData();
     data.append("file_a", original);
     data.append("file_b", anonymized, "anonymized.png");
+    data.append("recognizers", "sface,dlib");
     report = await api("/audit", { method: "POST", body: data });
   }
   // faceveil.audit's summary: rates over the faces of the original
@@ -103,9 +119,16 @@ async function runAudit(original, anonymized, already) {
   metric("#m-detect", kept, null, kept === null ? "–" : `${kept} / ${faces}`);
   const ssim = s.mean_ssim_outside;
   metric("#m-ssim", ssim, typeof ssim === "number" ? ssim > 0.95 : null, fmt(ssim));
+  const dlib = s.min_dlib_distance;
+  const dlibThreshold = s.dlib_threshold ?? 0.6;
+  metric("#m-dlib", dlib, typeof dlib === "number" ? dlib >= dlibThreshold : null, fmt(dlib));
   const reidRate = s.re_identified_rate;
+  const dlibRate = s.dlib_re_identified_rate;
   $("#audit-summary").textContent = typeof reidRate === "number"
-    ? `${Math.round(reidRate * faces)} of ${faces} face(s) re-identified by SFace (similarity ≥ ${threshold}).`
+    ? `${Math.round(reidRate * faces)} of ${faces} face(s) re-identified by SFace (similarity ≥ ${threshold})` +
+      (typeof dlibRate === "number"
+        ? `, ${Math.round(dlibRate * faces)} of ${faces} by dlib (distance < ${dlibThreshold}).`
+        : ".")
     : "No face in the original to audit.";
   $("#audit-card").hidden = false;
   say(status, "Done.");
@@ -118,7 +141,7 @@ function jobParams() {
   for (const [k, v] of fields) {
     if (k === "method") continue;
     options[k] = k === "color" ? v.split(",").map(Number)
-      : ["shape", "edit"].includes(k) ? v : Number(v);
+      : ["shape", "edit", "budget", "target"].includes(k) ? v : Number(v);
   }
   return { method: method.value, options };
 }
