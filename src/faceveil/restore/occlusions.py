@@ -255,18 +255,21 @@ def source_faces(source: str, n: int, seed: int = 0) -> list[tuple[str, np.ndarr
 
 def occluded_set(per_source: dict[str, int], kinds=OCCLUDER_KINDS, seed: int = 0) -> list[dict]:
     """A seeded synthetic set: every face of `per_source` (source -> count) covered once by
-    each of `kinds`. Items: dict(name, source, kind, image, face, truth, clean)."""
+    each of `kinds`. Items: dict(name, source, kind, colour, image, face, truth, clean)."""
     items = []
     for source, n in per_source.items():
         for name, img, face in source_faces(source, n, seed=seed):
             for k, kind in enumerate(kinds):
                 item_seed = _stable_seed(seed, name, k)
-                covered, truth = occlude(img, face, kind, seed=item_seed)
+                rng = np.random.default_rng(item_seed)
+                colour = None if kind == "hand" else str(rng.choice(_KIND_COLOURS[kind]))
+                covered, truth = occlude(img, face, kind, seed=item_seed, colour=colour)
                 items.append(
                     dict(
                         name=name,
                         source=source,
                         kind=kind,
+                        colour=colour or "skin",
                         image=covered,
                         face=face,
                         truth=truth,
