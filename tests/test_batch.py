@@ -5,6 +5,7 @@ dataset job runs on the cluster, and bad input gives one line."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import signal
@@ -20,6 +21,7 @@ from faceveil.anonymize import AnonymizeOptions, anonymize, anonymize_paths
 from faceveil.batch import ManifestWriter, open_client, read_manifest, run_batch
 from faceveil.batch.manifest import COLUMNS
 from faceveil.batch.worker import detector_loads
+from faceveil.errors import OutputError
 from faceveil.io.images import encode_image, write_image
 from faceveil.testing import make_scene
 
@@ -253,3 +255,31 @@ def test_cli_runs_on_a_local_cluster(folder, tmp_path, run_cli):
     assert proc.returncode == 0, proc.stderr
     assert "files (" in proc.stdout and "files/s on 1 workers" in proc.stdout
     assert "Dask dashboard http://127.0.0.1:" in proc.stderr  # bokeh is a dependency
+
+
+def test_fsspec_urls_plan_and_process(folder):
+    """The fsspec path (s3:// and the like), here on fsspec's in-memory filesystem."""
+    import fsspec
+
+    from faceveil.batch import plan_pairs
+    from faceveil.batch.worker import process_one
+
+    fs = fsspec.filesystem("memory")
+    for p in sorted((folder / "part1").iterdir()):
+        fs.pipe(f"/bucket/in/sub/{p.name}", p.read_bytes())
+    fs.pipe("/bucket/in/.hidden.png", b"x")
+    fs.pipe("/bucket/in/readme.txt", b"x")
+    pairs = plan_pairs("memory://bucket/in", "memory://bucket/out")
+    names = sorted(p.name for p in (folder / "part1").iterdir())
+    assert pairs == [(f"memory://bucket/in/sub/{n}", f"memory://bucket/out/sub/{n}") for n in names]
+    with pytest.raises(OutputError):
+        plan_pairs("memory://bucket/in", "memory://bucket/in/out")
+    src, dst = pairs[0]
+    row = process_one(src, dst, AnonymizeOptions())
+    assert row["status"] == "ok", row
+    got = fs.cat(dst.removeprefix("memory://"))
+    local = folder / "part1" / names[0]
+    ext = local.suffix
+    assert got == encode_image(anonymize(local)[0], ext)
+    assert row["output_hash"] == hashlib.sha256(got).hexdigest()
+    assert row["input_hash"] == hashlib.sha256(local.read_bytes()).hexdigest()
