@@ -6,9 +6,10 @@ it away from its identity in a face recognizer's embedding space (after Fawkes a
 1. the face region (the runner's feathered region, so the perturbation is optimised as the
    runner will composite it) is perturbed by Adam steps through the differentiable
    SFace (``faceveil.gen.sface_torch``), aligned on the face's own landmarks;
-2. every step sees an ensemble of views: the exact alignment, and jittered ones (+-2 px,
-   0.95-1.05 scale, +-3 degrees) that are also downscaled and upscaled or blurred, so the
-   cloak is not tuned to one crop or lost to re-encoding;
+2. every step sees the exact alignment and one jittered view (+-2 px, 0.95-1.05 scale, +-3
+   degrees), in turn as it is, downscaled and upscaled, or blurred, so the cloak is not tuned
+   to one crop or lost to re-encoding (two views a step cost half of all four, for about the
+   same strength on ORL);
 3. ``decoy`` (default) pulls the embedding toward a synthetic identity from the generator, the
    farthest of ``DECOYS`` seeded samples from the face; ``away`` only pushes it from the own;
 4. the budget: an L-infinity cap, and a DSSIM (``(1 - SSIM) / 2``) limit over the face
@@ -40,13 +41,13 @@ from faceveil.io.images import to_rgb8
 
 # budget -> (DSSIM over the face region, L-infinity cap on 0-255); Fawkes' DSSIM presets
 BUDGETS = {"low": (0.003, 4.0), "mid": (0.005, 8.0), "high": (0.008, 12.0)}
-STEPS = 30  # Adam steps (4 views each) at least...
+STEPS = 30  # Adam steps at least...
 VIEW_WEIGHTS = (0.4, 0.2, 0.2, 0.2)  # exact, jittered, resized, blurred
+VIEWS = 2  # SFace views per step: 4 (all), or 2 (exact + one of the others in turn)
 MAX_STEPS = 40  # ...and at most: more while the exact view is still close to the own identity
 STOP = 0.15  # exact-view cosine to the own face under which no more steps are taken
 DECOYS = 16  # generator samples the decoy is chosen from
 SSIM_WEIGHT = 200.0  # penalty per unit of DSSIM over 95 % of the budget
-WORK_SCALE = 2.0  # image px per SFace crop px above which the perturbation is coarser
 LR = 0.1  # Adam step, as a fraction of the L-infinity cap
 THREADS = 1  # two intra-op threads were 10x slower on the busy 2-core machine (not measured idle)
 
@@ -140,26 +141,36 @@ def _views(matrix: np.ndarray, shape: tuple[int, int], rng: np.random.Generator,
     return torch.from_numpy(np.stack(grids).astype(np.float32))
 
 
-def _degrade(crops, rng: np.random.Generator):
-    """Views 2 and 3 (of 4) through a down-and-up resize and a blur: what JPEG and a resize do
-    to fine detail, differentiably."""
+def _degrade(crops, kinds: tuple[str, ...], rng: np.random.Generator):
+    """Each crop as its view kind wants it: "exact" and "jitter" as they are, "resize" through a
+    down-and-up resize and "blur" through a Gaussian blur: what JPEG and a resize do to fine
+    detail, differentiably."""
     import torch
     import torch.nn.functional as F
 
-    out = [crops[:2]]
-    if len(crops) > 2:
-        f = rng.uniform(0.55, 0.9)
-        small = F.interpolate(crops[2:3], scale_factor=f, mode="bilinear", antialias=True)
-        out.append(F.interpolate(small, size=crops.shape[-2:], mode="bilinear"))
-    if len(crops) > 3:
-        sigma = rng.uniform(0.6, 1.2)
-        r = np.arange(-2, 3, dtype=np.float32)
-        g = torch.from_numpy(
-            np.exp(-(r**2) / (2 * sigma**2)) / np.exp(-(r**2) / (2 * sigma**2)).sum()
-        )
-        kernel = (g[:, None] * g[None, :]).expand(3, 1, 5, 5)
-        out.append(F.conv2d(F.pad(crops[3:], (2, 2, 2, 2), mode="replicate"), kernel, groups=3))
+    out = []
+    for crop, kind in zip(crops.split(1), kinds, strict=True):
+        if kind == "resize":
+            f = rng.uniform(0.55, 0.9)
+            small = F.interpolate(crop, scale_factor=f, mode="bilinear", antialias=True)
+            crop = F.interpolate(small, size=crops.shape[-2:], mode="bilinear")
+        elif kind == "blur":
+            sigma = rng.uniform(0.6, 1.2)
+            r = np.arange(-2, 3, dtype=np.float32)
+            g = np.exp(-(r**2) / (2 * sigma**2))
+            g = torch.from_numpy(g / g.sum())
+            kernel = (g[:, None] * g[None, :]).expand(3, 1, 5, 5)
+            crop = F.conv2d(F.pad(crop, (2, 2, 2, 2), mode="replicate"), kernel, groups=3)
+        out.append(crop)
     return torch.cat(out)
+
+
+def _step_views(step: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """The views of one Adam step and their weights: all four, or (VIEWS == 2) the exact view
+    and one of the other three in turn, which halves the cost of a step."""
+    if VIEWS == 4:
+        return ("exact", "jitter", "resize", "blur"), VIEW_WEIGHTS
+    return ("exact", ("jitter", "resize", "blur")[step % 3]), (0.5, 0.5)
 
 
 def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) -> np.ndarray:
@@ -193,7 +204,7 @@ def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) 
         moved = matrix.copy()
         moved[:, 2] -= pad * moved[:, :2].sum(axis=1)  # the same crop from the padded image
         zoom = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))  # image px per crop px
-        work = 1.0 if zoom < WORK_SCALE else 1.0 / zoom
+        work = min(1.0, 1.0 / zoom)  # one perturbation cell per SFace crop pixel at most
         dh, dw = max(8, round(h * work)), max(8, round(w * work))
         delta = torch.zeros(1, 1 if gray else 3, dh, dw, requires_grad=True)
         rng = np.random.default_rng(opts.seed)
@@ -214,12 +225,13 @@ def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) 
         while steps < MAX_STEPS:
             x = perturbed(delta)
             canvas = big + F.pad(x - orig, (pad, pad, pad, pad))
-            grids = _views(moved, context.shape[:2], rng, 4)
-            crops = F.grid_sample(canvas.expand(4, -1, -1, -1), grids, align_corners=False)
-            e = F.normalize(net(_degrade(crops, rng)), dim=1)
+            kinds, view_weights = _step_views(steps)
+            grids = _views(moved, context.shape[:2], rng, len(kinds))
+            crops = F.grid_sample(canvas.expand(len(kinds), -1, -1, -1), grids, align_corners=False)
+            e = F.normalize(net(_degrade(crops, kinds, rng)), dim=1)
             if steps > STEPS and float(e[0].detach() @ own) < STOP:
                 break  # the state just evaluated is far enough: keep it
-            weights = torch.tensor(VIEW_WEIGHTS)
+            weights = torch.tensor(view_weights)
             loss = (e @ own) @ weights
             if target is not None:
                 loss = loss - (e @ target) @ weights
