@@ -6,6 +6,7 @@
 >>> faceveil.verify("a.jpg", "b.jpg").same_person              # doctest: +SKIP
 >>> faceveil.audit("photo.jpg", "photo.blurred.jpg").summary()  # doctest: +SKIP
 >>> faces = faceveil.generate(16, seed=0, size=256)            # doctest: +SKIP
+>>> fixed = faceveil.restore("masked.jpg").image                 # doctest: +SKIP
 """
 
 from faceveil.analysis import (
@@ -32,6 +33,7 @@ from faceveil.audit import AuditReport, audit
 from faceveil.detect import Face, detect
 from faceveil.errors import FaceveilError, InputError, ModelNotFoundError, OutputError
 from faceveil.io.images import read_image, write_image
+from faceveil.restore import Restoration, restore
 
 __version__ = "0.1.0"
 
@@ -77,6 +79,7 @@ __all__ = [
     "InputError",
     "ModelNotFoundError",
     "OutputError",
+    "Restoration",
     "__version__",
     "analyze",
     "analyze_faces",
@@ -92,6 +95,7 @@ __all__ = [
     "list_generators",
     "mix",
     "read_image",
+    "restore",
     "verify",
     "write_image",
 ]
