@@ -22,6 +22,7 @@ from faceveil.cli import (  # noqa: F401  (they register their commands)
     gen_mix,
     gen_train,
     generate,
+    restore,
     serve,
 )
 from faceveil.cli.common import app
