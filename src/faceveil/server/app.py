@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from faceveil import __version__
 from faceveil.server import auth, docs, errors, store, ui, uploads
-from faceveil.server.api import datasets, gallery, jobs, models, sync
+from faceveil.server.api import datasets, gallery, jobs, models, restore, sync
 from faceveil.server.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(uploads.BodyLimitMiddleware, settings=settings)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(auth.require_token)])
-    for module in (sync, jobs, datasets, models, gallery):
+    for module in (sync, restore, jobs, datasets, models, gallery):
         api.include_router(module.router)
     app.include_router(api)
     ui.install(app)

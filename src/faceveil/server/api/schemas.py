@@ -111,6 +111,12 @@ class AuditRequest(AnonymizeFields):
     recognizers: str = Recognizers
 
 
+class RestoreRequest(Strict):
+    model: str = Field("auto", max_length=200, description="generator name, or auto")
+    smooth_k: int | None = Field(None, ge=2, le=64, description="k-means colour smoothing")
+    seed: int = Seed
+
+
 class GenerateRequest(Strict):
     n: int = Field(1, ge=1, le=64)
     seed: int = Seed
@@ -295,6 +301,19 @@ class GenerateResponse(BaseModel):
     grid: FileLink
     images: list[FileLink]
     latents: list[list[float]]
+
+
+class RestoreResponse(BaseModel):
+    note: str = Field(description="the filled regions are a plausible guess, not the real face")
+    result: FileLink
+    steps: dict[str, FileLink] = Field(
+        description="generated, smoothed (when a face was filled), mask, result"
+    )
+    faces: list[dict[str, Any]]
+    filled: int
+    width: int
+    height: int
+    seconds: float
 
 
 class InvertResponse(BaseModel):
