@@ -106,6 +106,29 @@ def test_cloak_audit_shows_both_recognizers(studio, page, astronaut):
     assert "DSSIM" in details and "budget high" in details, details
 
 
+def test_restore_shows_the_four_steps(studio, page, tmp_path):
+    from faceveil.restore import occlude
+
+    covered, _ = occlude(skimage.data.astronaut(), kind="surgical", seed=1)
+    path = tmp_path / "masked.png"
+    Image.fromarray(covered).save(path)
+    page.goto(studio + "/restore")
+    page.get_by_label("Photo").set_input_files(str(path))
+    page.get_by_role("button", name="Restore").click()
+    page.wait_for_selector("#restore-result:not([hidden])", timeout=120_000)
+    for step in ("generated", "smoothed", "mask", "result"):
+        page.wait_for_function(
+            f"document.querySelector('#step-{step}').complete"
+            f" && document.querySelector('#step-{step}').naturalWidth > 0",
+            timeout=30_000,
+        )
+    assert "not the person's real face" in page.locator("#restore-note").inner_text()
+    assert "filled by dcgan64" in page.locator("#restore-faces").inner_text()
+    result = _image_at(page, studio + page.locator("#restore-download").get_attribute("href"))
+    mask = _image_at(page, page.locator("#step-mask").evaluate("img => img.src"))[..., 0] > 127
+    assert np.array_equal(result[~mask], covered[~mask].astype(np.int16))
+
+
 def test_synthesize_slider_changes_the_face(studio, page):
     page.goto(studio + "/synthesize")
     face = page.locator("#face-img")

@@ -10,7 +10,7 @@ from faceveil.server.app import create_app
 from faceveil.server.settings import Settings
 from faceveil.server.ui import PAGES
 
-SCRIPTS = ("anonymize", "analyze", "synthesize", "datasets", "models", "jobs")
+SCRIPTS = ("anonymize", "analyze", "restore", "synthesize", "datasets", "models", "jobs")
 
 
 def _client(tmp_path, **settings) -> TestClient:
@@ -45,6 +45,8 @@ def test_pages_carry_server_side_choices(tmp_path):
         assert "non-commercial research use only" in synth
         datasets = client.get("/datasets").text
         assert '<option value="happy">' in datasets and 'name="skin_tone"' in datasets
+        restore = client.get("/restore").text
+        assert '<option value="dcgan64">' in restore and "not the person's real face" in restore
 
 
 def test_token_guards_pages_and_login_sets_the_cookie(tmp_path):

@@ -25,6 +25,7 @@ COOKIE = auth.COOKIE
 PAGES = (
     ("/", "anonymize", "Anonymize"),
     ("/analyze", "analyze", "Analyze"),
+    ("/restore", "restore", "Restore"),
     ("/synthesize", "synthesize", "Synthesize"),
     ("/datasets", "datasets", "Datasets"),
     ("/models", "models", "Models"),
@@ -84,6 +85,10 @@ def _page_handler(template: str):
             context.update(_dataset_choices())
         if template == "models":
             context["archs"] = _train_archs()
+        if template == "restore":
+            from faceveil.gen.registry import model_dirs
+
+            context["generators"] = sorted(model_dirs())
         return templates.TemplateResponse(request, f"{template}.html", context)
 
     page.__name__ = f"page_{template}"
