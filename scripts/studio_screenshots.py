@@ -50,7 +50,7 @@ def shoot(page, out: Path, name: str) -> None:
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
-def run(out: Path, chromium: str) -> None:
+def run(out: Path, chromium: str, only: set[str]) -> None:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -66,14 +66,20 @@ def run(out: Path, chromium: str) -> None:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.on("console", lambda m: print(f"  console {m.type}: {m.text}")
                         if m.type in ("error", "warning") else None)
-                _anonymize(page, base, inputs, out)
-                _analyze(page, base, inputs, out)
-                _synthesize(page, base, out)
-                _datasets(page, base, inputs, out)
-                _models(page, base, out)
-                page.goto(f"{base}/jobs")
-                page.wait_for_selector("#jobs-table tbody tr[data-job-id]")
-                shoot(page, out, "jobs")
+                if not only or "anonymize" in only:
+                    _anonymize(page, base, inputs, out)
+                if not only or "cloak" in only:
+                    _cloak(page, base, inputs, out)
+                if not only or "restore" in only:
+                    _restore(page, base, inputs, out)
+                if not only:
+                    _analyze(page, base, inputs, out)
+                    _synthesize(page, base, out)
+                    _datasets(page, base, inputs, out)
+                    _models(page, base, out)
+                    page.goto(f"{base}/jobs")
+                    page.wait_for_selector("#jobs-table tbody tr[data-job-id]")
+                    shoot(page, out, "jobs")
                 browser.close()
         finally:
             stop()
@@ -92,6 +98,30 @@ def _anonymize(page, base, inputs, out) -> None:
     page.get_by_role("button", name="Anonymize").click()
     page.wait_for_selector("#job-links a", timeout=300_000)
     shoot(page, out, "anonymize_video")
+
+
+def _cloak(page, base, inputs, out) -> None:
+    page.goto(base + "/")
+    page.get_by_label("Photo or video").set_input_files(str(inputs["astronaut"]))
+    page.get_by_label("Method").select_option("cloak")
+    page.get_by_role("button", name="Anonymize").click()
+    page.wait_for_selector("#audit-card:not([hidden])", timeout=300_000)
+    shoot(page, out, "anonymize_cloak")
+
+
+def _restore(page, base, inputs, out) -> None:
+    from faceveil.io.images import write_image
+    from faceveil.restore import occlude
+
+    covered, _ = occlude(inputs["astronaut"], kind="surgical", seed=1)
+    path = inputs["astronaut"].with_name("masked.png")
+    write_image(path, covered)
+    page.goto(base + "/restore")
+    page.get_by_label("Photo").set_input_files(str(path))
+    page.get_by_role("button", name="Restore").click()
+    page.wait_for_selector("#restore-result:not([hidden])", timeout=180_000)
+    page.wait_for_function("document.querySelector('#step-result').naturalWidth > 0")
+    shoot(page, out, "restore")
 
 
 def _analyze(page, base, inputs, out) -> None:
@@ -189,10 +219,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--only", default="", help="comma-separated: anonymize, cloak, restore")
     args = ap.parse_args()
     if not Path(args.chromium).exists():
         raise SystemExit(f"{args.chromium} is missing: apt-get install -y chromium")
-    run(args.out, args.chromium)
+    run(args.out, args.chromium, set(filter(None, args.only.split(","))))
 
 
 if __name__ == "__main__":
