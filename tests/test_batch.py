@@ -283,3 +283,8 @@ def test_fsspec_urls_plan_and_process(folder):
     assert got == encode_image(anonymize(local)[0], ext)
     assert row["output_hash"] == hashlib.sha256(got).hexdigest()
     assert row["input_hash"] == hashlib.sha256(local.read_bytes()).hexdigest()
+    fs.pipe("/bucket/in/broken.jpg", b"\xff\xd8\xff\xe0" + bytes(64))
+    row = process_one("memory://bucket/in/broken.jpg", "memory://bucket/out/broken.jpg",
+                      AnonymizeOptions())  # fmt: skip
+    assert row["status"].startswith("failed: memory://bucket/in/broken.jpg: "), row
+    assert "faceveil-batch-" not in row["status"] and not fs.exists("/bucket/out/broken.jpg")

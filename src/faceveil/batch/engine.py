@@ -242,22 +242,22 @@ def run_pairs(
     """Run `pairs` on `client` in chunks; `on_rows` sees each chunk's rows once recorded.
 
     `prior` maps an input to its last ``ok`` manifest row (``--resume``): the worker skips
-    the file when its input hash and its output's hash still match. At most twice as many
-    chunks as workers are in flight, so memory stays flat for millions of files.
+    the file when its input hash and its output's hash still match. At most two chunks per
+    worker thread are in flight, so the scheduler's memory stays flat for millions of files.
     """
     from distributed import as_completed
 
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     prior = prior or {}
-    chunks = [
+    chunks = (
         [(s, d, prior.get(s)) for s, d in pairs[i : i + chunk_size]]
         for i in range(0, len(pairs), chunk_size)
-    ]
+    )  # built as they are submitted
     summary = BatchSummary(workers=_n_workers(client), dashboard=_dashboard(client))
     start = time.perf_counter()
-    in_flight = max(2 * summary.workers, 2)
-    todo = iter(enumerate(chunks))
+    in_flight = max(2 * sum(client.nthreads().values()), 2)  # two per worker thread
+    todo = enumerate(chunks)
     index: dict = {}
 
     def submit(pool) -> None:

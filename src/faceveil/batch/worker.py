@@ -9,11 +9,13 @@ starts, before its first chunk.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from faceveil.anonymize.options import AnonymizeOptions
@@ -47,8 +49,10 @@ def file_hash(path: str) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _one_line(exc: BaseException, src: str) -> str:
+def _one_line(exc: BaseException, src: str, local: Path | None = None) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if local is not None:  # name the URL, not its temporary copy
+        message = message.replace(str(local), src)
     return message if src in message else f"{src}: {message}"
 
 
@@ -61,19 +65,30 @@ def _anonymize_local(src: Path, dst: Path, options: AnonymizeOptions):
     return anonymize_image_file(src, dst, options)
 
 
-def _anonymize_remote(src: str, dst: str, options: AnonymizeOptions):
-    """fsspec URLs: stage through local temporary files; the upload is one PUT of the whole
-    file, which object stores (s3, gcs, azure) make visible atomically."""
+@contextlib.contextmanager
+def _staged(src: str, dst: str) -> Iterator[tuple[Path, Path, Callable[[], None]]]:
+    """Local paths for a pair: fsspec URLs are downloaded once to a temporary folder (then
+    hashed and decoded from there), and the output is uploaded by the returned publish() as
+    one PUT of the whole file, which object stores (s3, gcs, azure) make visible atomically."""
+    if not (is_url(src) or is_url(dst)):
+        yield Path(src), Path(dst), lambda: None
+        return
     with tempfile.TemporaryDirectory(prefix="faceveil-batch-") as tmp:
-        local_src = Path(tmp) / ("in" + Path(src).suffix)
-        local_dst = Path(tmp) / ("out" + Path(dst).suffix)
-        fs_in, p_in = _fs(src)
-        fs_in.get_file(p_in, str(local_src))
-        report = _anonymize_local(local_src, local_dst, options)
-        fs_out, p_out = _fs(dst)
-        fs_out.makedirs(os.path.dirname(p_out), exist_ok=True)
-        fs_out.put_file(str(local_dst), p_out)
-    return report
+        local_src, local_dst = Path(src), Path(dst)
+        if is_url(src):
+            local_src = Path(tmp) / ("in" + Path(src).suffix)
+            fs_in, p_in = _fs(src)
+            fs_in.get_file(p_in, str(local_src))
+        if is_url(dst):
+            local_dst = Path(tmp) / ("out" + Path(dst).suffix)
+
+        def publish() -> None:
+            if is_url(dst):
+                fs_out, p_out = _fs(dst)
+                fs_out.makedirs(os.path.dirname(p_out), exist_ok=True)
+                fs_out.put_file(str(local_dst), p_out)
+
+        yield local_src, local_dst, publish
 
 
 def _already_done(src: str, dst: str, prior: dict, size: int, digest: str) -> bool:
@@ -94,25 +109,20 @@ def process_one(src: str, dst: str, options: AnonymizeOptions, prior: dict | Non
 
     start = time.perf_counter()
     row: dict = {"input": src, "output": dst, "method": options.method, "worker": _worker_name()}
+    local_src = None
     try:
-        row["input_size"], row["input_hash"] = file_hash(src)
-        if prior and _already_done(src, dst, prior, row["input_size"], row["input_hash"]):
-            row.update(
-                status="skipped",
-                output_hash=prior["output_hash"],
-                faces=prior.get("faces"),
-                seconds=time.perf_counter() - start,
-                finished=time.time(),
-            )
-            return row
-        if is_url(src) or is_url(dst):
-            report = _anonymize_remote(src, dst, options)
-        else:
-            report = _anonymize_local(Path(src), Path(dst), options)
-        row["output_hash"] = file_hash(dst)[1]
-        row.update(faces=report.face_count, status="ok")
+        with _staged(src, dst) as (local_src, local_dst, publish):
+            row["input_size"], row["input_hash"] = file_hash(str(local_src))
+            if prior and _already_done(src, dst, prior, row["input_size"], row["input_hash"]):
+                row.update(status="skipped", output_hash=prior["output_hash"],
+                           faces=prior.get("faces"))  # fmt: skip
+            else:
+                report = _anonymize_local(local_src, local_dst, options)
+                row["output_hash"] = file_hash(str(local_dst))[1]
+                publish()
+                row.update(faces=report.face_count, status="ok")
     except (FaceveilError, OSError, ValueError) as exc:
-        row["status"] = f"failed: {_one_line(exc, src)}"
+        row["status"] = f"failed: {_one_line(exc, src, local_src)}"
     except Exception as exc:  # a bug on one file must not sink the other files of the chunk
         row["status"] = f"failed: {src}: internal error {type(exc).__name__}: {exc}"
     row["seconds"] = time.perf_counter() - start
