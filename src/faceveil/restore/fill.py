@@ -35,10 +35,10 @@ LEARNING_RATE = 0.05
 PRIOR_WEIGHT = 0.01  # on (|z|^2 / d - 1)^2, as gen.invert: z stays where the generator was trained
 FIT_WIDEN = 1.3  # the face oval, widened, over which visible pixels are matched
 HOLE_LEVEL = 0.02  # a crop pixel this much covered does not count as visible
-EDGE = 0.03  # of the face's aligned size: blending ramp inside the hole's edge
+EDGE = 0.06  # of the face's aligned size: blending ramp inside the hole's edge
 RING = 0.01  # of the face's size: margin around the hole the classical fill treats as unknown
 MAX_SIZE = 512  # px: the aligned face is never worked on larger than this
-DETAIL = 0.6  # share of the generated face's fine detail kept (see the module docstring)
+DETAIL = 0.4  # share of the generated face's fine detail kept (see the module docstring)
 DETAIL_SIGMA = 0.05  # of the aligned face's side: what counts as fine detail
 STEP_NAMES = ("generated", "smoothed", "mask", "result")
 
@@ -149,8 +149,10 @@ def soften(face: np.ndarray, detail: float, sigma: float) -> np.ndarray:
 
 
 def inner_ramp(mask: np.ndarray, width: float) -> np.ndarray:
-    """float32 alpha: 0 outside `mask` and at its edge, rising to 1 about `width` px inside."""
+    """float32 alpha: 0 outside `mask` and at its edge, rising to 1 about `width` px inside,
+    or halfway to the hole's middle for a thinner hole (a sunglasses lens still gets eyes)."""
     inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    width = min(width, 0.5 * float(inside.max()))
     return np.clip(inside / max(width, 1.0), 0.0, 1.0).astype(np.float32)
 
 
