@@ -186,13 +186,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="faceveil-bench-batch-") as tmp:
         src = Path(tmp) / "in"
         gen = make_images(src, args.n, (w, h))
-        print(f"generated {args.n} images {w}x{h} in {gen:.0f} s", flush=True)
+        in_kb = sum(p.stat().st_size for p in src.rglob("*.jpg")) / args.n / 1024
+        print(f"generated {args.n} images {w}x{h} in {gen:.0f} s, {in_kb:.0f} KB each", flush=True)
         results = []
         for config in args.configs.split(","):
             out = Path(tmp) / config
             r = _child(["--one", config, "--src", str(src), "--out", str(out),
                         "--chunk-size", str(args.chunk_size)])  # fmt: skip
             r["digest"] = _digest(out)
+            r["in_kb"] = in_kb
+            r["out_kb"] = sum(p.stat().st_size for p in out.rglob("*.jpg")) / r["files"] / 1024
             r["files_per_second"] = r["files"] / r["seconds"]
             results.append(r)
             print(json.dumps({k: v for k, v in r.items() if k != "digest"}), flush=True)
@@ -213,7 +216,8 @@ def main() -> None:
             f"| {r.get('startup_seconds', 0):.1f} "
             f"| {r['load_before'][0]:.2f} -> {r['load_after'][0]:.2f} |"
         )
-    print(f"outputs identical across runs: {same}")
+    print(f"outputs identical across runs: {same}; mean input {results[0]['in_kb']:.0f} KB, "
+          f"output {results[0]['out_kb']:.0f} KB")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"n": args.n, "size": [w, h], "results": results,
                                          "identical": same}, indent=2))  # fmt: skip
