@@ -1,6 +1,7 @@
 """Train the covering segmenter of ``faceveil.restore.find_covering`` (CPU, seeded).
 
-    nice -n 10 .venv/bin/python scripts/train_covering.py [--samples 7000] [--minutes 11]
+    nice -n 10 .venv/bin/python scripts/train_covering.py [--samples 5000] [--minutes 11]
+        [--seed 0] [--init WEIGHTS.pt --lr 1.5e-3]  # --init: continue from earlier weights
 
 Training faces: DCGAN samples of seeds 1000+ (upscaled 4x; evaluation uses seed 0) and ORL
 people 21-40 (2x; evaluation uses people 1-20 and the astronaut). Each sample: a random
@@ -78,7 +79,7 @@ def _photometric(img: np.ndarray, rng) -> np.ndarray:
     return x
 
 
-def make_sample(faces, rng):
+def make_sample(faces, rng, uncovered: float = 0.25):
     from faceveil.detect import Face
     from faceveil.restore.covering import features
     from faceveil.restore.occlusions import TRAIN_KINDS, face_frame, frame_scale, occlude
@@ -92,7 +93,7 @@ def make_sample(faces, rng):
         img = np.repeat(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
     face = Face(box=(0, 0, 1, 1), landmarks=lm.astype(np.float32), score=1.0)
     truth = np.zeros(img.shape[:2], bool)
-    if rng.random() >= 0.25:
+    if rng.random() >= uncovered:
         p = np.array([KIND_P[k] for k in TRAIN_KINDS])
         n_cov = 2 if rng.random() < 0.12 else 1
         for kind in rng.choice(TRAIN_KINDS, size=n_cov, replace=False, p=p / p.sum()):
@@ -113,7 +114,10 @@ def make_sample(faces, rng):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samples", type=int, default=7000)
+    ap.add_argument("--samples", type=int, default=5000)
+    ap.add_argument("--uncovered", type=float, default=0.25, help="share of uncovered faces")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--init", type=Path, default=None, help="start from these weights")
     ap.add_argument("--dcgan", type=int, default=1000, help="DCGAN training faces")
     ap.add_argument("--minutes", type=float, default=11.0, help="training time budget")
     ap.add_argument("--batch", type=int, default=32)
@@ -137,7 +141,7 @@ def main() -> None:
         xs, ys = d["x"], d["y"]
     else:
         faces = base_faces(args.dcgan, args.seed)
-        pairs = [make_sample(faces, rng) for _ in range(args.samples)]
+        pairs = [make_sample(faces, rng, args.uncovered) for _ in range(args.samples)]
         xs = np.stack([p[0] for p in pairs])
         ys = np.stack([p[1] for p in pairs])
         if args.cache:
@@ -145,12 +149,14 @@ def main() -> None:
     print(f"{len(xs)} samples in {time.perf_counter() - t0:.0f} s", flush=True)
 
     net = CoveringNet(N_DATA_CHANNELS, torch.from_numpy(prior_channels()))
+    if args.init:
+        net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
     print(f"{sum(p.numel() for p in net.parameters())} parameters", flush=True)
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     x_all, y_all = torch.from_numpy(xs), torch.from_numpy(ys)
     budget = args.minutes * 60
     t1 = time.perf_counter()
-    step, lr0 = 0, 3e-3
+    step, lr0 = 0, args.lr
     while (elapsed := time.perf_counter() - t1) < budget:
         # cosine decay on wall time, so the budget is kept whatever the machine's load
         for g in opt.param_groups:

@@ -25,7 +25,7 @@ U_RANGE = (-2.4, 2.4)  # face-frame units (eyes at u = -0.5, 0.5, v = 0; chin at
 V_RANGE = (-1.4, 3.4)
 THRESHOLD = 0.5  # covering probability
 MIN_PART = 0.04  # face-frame units^2: smaller connected parts are dropped as specks
-MIN_AREA = 0.2  # units^2: a smaller total counts as no covering
+MIN_AREA = 0.3  # units^2, below the smallest covering drawn (sunglasses, ~0.45): no covering
 WEIGHTS = "covering_unet.pt"
 N_DATA_CHANNELS = 6
 
