@@ -41,6 +41,9 @@ MAX_SIZE = 512  # px: the aligned face is never worked on larger than this
 DETAIL = 0.4  # share of the generated face's fine detail kept (see the module docstring)
 DETAIL_SIGMA = 0.05  # of the aligned face's side: what counts as fine detail
 STEP_NAMES = ("generated", "smoothed", "mask", "result")
+# The conditional (DeepPrivacy-style) model of gen.conditional is not shipped (it lost to synth
+# in bench/conditional.py), so the fill is latent optimisation on the visible pixels.
+FILL_METHOD = "latent optimisation on the visible pixels, blended over a biharmonic fill"
 
 
 @dataclass
@@ -202,6 +205,7 @@ def fill_covering(
         "hole_pixels": int(mask.sum()),
         "smooth_k": smooth_k,
         "detail": detail,
+        "method": FILL_METHOD,
     }
     mask_rgb = np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2)
     if not mask.any():
