@@ -1,7 +1,7 @@
 """``cloak``: a small adversarial perturbation that keeps the face visible to people but moves
 it away from its identity in a face recognizer's embedding space (after Fawkes and LowKey).
 
-``--method cloak [--budget low|mid|high] [--target decoy|away]``; for each face:
+``--method cloak [--budget low|mid|high|max] [--target decoy|away]``; for each face:
 
 1. the face region (the runner's feathered region, so the perturbation is optimised as the
    runner will composite it) is perturbed by Adam steps through the differentiable
@@ -40,7 +40,8 @@ from faceveil.detect import Face
 from faceveil.io.images import to_rgb8
 
 # budget -> (DSSIM over the face region, L-infinity cap on 0-255); Fawkes' DSSIM presets
-BUDGETS = {"low": (0.003, 4.0), "mid": (0.005, 8.0), "high": (0.008, 12.0)}
+# max: not a Fawkes preset; the most a face takes at SSIM >= 0.95 (visible as fine grain)
+BUDGETS = {"low": (0.003, 4.0), "mid": (0.005, 8.0), "high": (0.008, 12.0), "max": (0.025, 24.0)}
 STEPS = 30  # Adam steps at least...
 VIEW_WEIGHTS = (0.4, 0.2, 0.2, 0.2)  # exact, jittered, resized, blurred
 VIEWS = 2  # SFace views per step: 4 (all), or 2 (exact + one of the others in turn)
@@ -293,9 +294,12 @@ def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) 
         seconds=round(time.perf_counter() - start, 2),
     )
     if similarity >= SFACE_THRESHOLD:
+        names = list(BUDGETS)
+        stronger = names[names.index(opts.budget) + 1 :]
+        hint = f"try --budget {stronger[0]} or another method" if stronger else "try another method"
         info["warning"] = (
             f"still recognised by SFace ({similarity:.2f} >= {SFACE_THRESHOLD}) within the "
-            f"{opts.budget} budget: try --budget high or another method"
+            f"{opts.budget} budget: {hint}"
         )
     return out
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-BUDGETS = ("low", "mid", "high")  # cloak's perceptual budgets
+BUDGETS = ("low", "mid", "high", "max")  # cloak's perceptual budgets
 TARGETS = ("decoy", "away")  # cloak: toward a synthetic identity, or away from the own
 
 
@@ -35,8 +35,8 @@ class AnonymizeOptions:
     k : ``ksame``: each face becomes the average of its k nearest gallery identities.
     gallery : ``ksame``: a folder of face photos to average instead of the built-in synthetic
         gallery.
-    budget : ``cloak``: perceptual budget, ``low | mid | high`` (DSSIM over the face region
-        0.003 / 0.005 / 0.008, with an L-infinity cap of 4 / 8 / 12 of 255).
+    budget : ``cloak``: perceptual budget, ``low | mid | high | max`` (DSSIM over the face region
+        0.003 / 0.005 / 0.008 / 0.025, with an L-infinity cap of 4 / 8 / 12 / 24 of 255).
     target : ``cloak``: ``decoy`` (toward a synthetic identity) or ``away`` (from the own).
     """
 

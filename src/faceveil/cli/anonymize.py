@@ -116,7 +116,7 @@ def anonymize_cmd(
         typer.Option(help="ksame: folder of face photos (default: a synthetic gallery)."),
     ] = None,
     budget: Annotated[
-        str, typer.Option(help="cloak: perceptual budget, low | mid | high.")
+        str, typer.Option(help="cloak: perceptual budget, low | mid | high | max.")
     ] = "mid",
     target: Annotated[
         str, typer.Option(help="cloak: decoy (toward a synthetic identity) or away.")

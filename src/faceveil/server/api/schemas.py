@@ -54,7 +54,7 @@ class AnonymizeFields(Strict):
     seed: int = Seed
     edit: str | None = Field(None, max_length=200, description="e.g. age=+2,smile=-1")
     k: int = Field(5, ge=2, le=100)
-    budget: Literal["low", "mid", "high"] = Field("mid", description="cloak: perceptual budget")
+    budget: Literal["low", "mid", "high", "max"] = Field("mid", description="cloak: budget")
     target: Literal["decoy", "away"] = Field("decoy", description="cloak: toward a decoy or away")
 
     @field_validator("color")
