@@ -10,7 +10,7 @@ import typer
 
 from faceveil.cli.common import app, fail
 
-SUFFIX = ".restored"
+SUFFIX = "_restored"
 
 
 @app.command("restore")
@@ -18,7 +18,7 @@ def restore_cmd(
     image: Annotated[Path, typer.Argument(help="A photo with covered faces.")],
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Where to write (default IMAGE.restored.EXT)."),
+        typer.Option("-o", "--output", help="Where to write (default IMAGE_restored.EXT)."),
     ] = None,
     steps: Annotated[
         Path | None,

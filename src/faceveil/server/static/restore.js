@@ -36,7 +36,7 @@ form.addEventListener("submit", async (event) => {
       : "No face found in this photo.";
     const download = $("#restore-download");
     download.href = result.result.url;
-    download.download = `${file.name.replace(/\.[^.]+$/, "")}.restored.png`;
+    download.download = `${file.name.replace(/\.[^.]+$/, "")}_restored.png`;
     $("#restore-result").hidden = false;
     say(status, `Done: ${result.filled} face(s) filled in ${result.seconds} s.`);
   } catch (err) {
