@@ -155,5 +155,10 @@ def test_video_pair_samples_frames(tmp_path):
     assert all("#frame=" in i.original for i in hidden.items)
     assert same.summary()["re_identified_rate"] == 1.0
     assert hidden.summary()["re_identified_rate"] == 0.0
+    # the headline similarity is the one re_identified compares with the threshold
+    for report in (same, hidden):
+        s = report.summary()
+        assert s["max_reid_similarity"] >= s["max_identity_similarity"]
+        assert (s["max_reid_similarity"] >= s["threshold"]) == (s["re_identified_rate"] > 0)
     # Re-encoding changes the background a little; it still looks like the original.
     assert hidden.summary()["mean_ssim_outside"] > 0.95

@@ -23,6 +23,7 @@ _SUMMARY_LABELS = {
     "still_detectable_rate": "still detectable",
     "mean_identity_similarity": "mean identity similarity",
     "max_identity_similarity": "highest identity similarity",
+    "max_reid_similarity": "highest identity similarity, original or re-detected alignment",
     "mean_landmark_drift": "mean landmark drift (inter-ocular distances)",
     "mean_age_difference": "mean age difference (years)",
     "same_gender_rate": "same gender",
@@ -35,6 +36,7 @@ _SUMMARY_LABELS = {
     "dlib_re_identified_rate": "re-identified by dlib (independent recognizer, below threshold)",
     "mean_dlib_distance": "mean dlib distance",
     "min_dlib_distance": "lowest dlib distance",
+    "min_reid_dlib_distance": "lowest dlib distance, original or re-detected alignment",
     "dlib_threshold": "dlib re-identification threshold (Euclidean distance)",
 }
 

@@ -111,7 +111,7 @@ async function runAudit(original, anonymized, already) {
   }
   // faceveil.audit's summary: rates over the faces of the original
   const s = report.summary ?? report;
-  const reid = s.max_identity_similarity;
+  const reid = s.max_reid_similarity ?? s.max_identity_similarity;
   const threshold = s.threshold ?? 0.363;
   metric("#m-reid", reid, typeof reid === "number" ? reid < threshold : null, fmt(reid));
   const faces = s.faces ?? 0;
@@ -119,7 +119,7 @@ async function runAudit(original, anonymized, already) {
   metric("#m-detect", kept, null, kept === null ? "–" : `${kept} / ${faces}`);
   const ssim = s.mean_ssim_outside;
   metric("#m-ssim", ssim, typeof ssim === "number" ? ssim > 0.95 : null, fmt(ssim));
-  const dlib = s.min_dlib_distance;
+  const dlib = s.min_reid_dlib_distance ?? s.min_dlib_distance;
   const dlibThreshold = s.dlib_threshold ?? 0.6;
   metric("#m-dlib", dlib, typeof dlib === "number" ? dlib >= dlibThreshold : null, fmt(dlib));
   const reidRate = s.re_identified_rate;
