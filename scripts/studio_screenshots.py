@@ -64,8 +64,14 @@ def run(out: Path, chromium: str, only: set[str]) -> None:
                     executable_path=chromium, headless=True, args=CHROMIUM_ARGS
                 )
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.on("console", lambda m: print(f"  console {m.type}: {m.text}")
-                        if m.type in ("error", "warning") else None)
+                page.on(
+                    "console",
+                    lambda m: (
+                        print(f"  console {m.type}: {m.text}")
+                        if m.type in ("error", "warning")
+                        else None
+                    ),
+                )
                 if not only or "anonymize" in only:
                     _anonymize(page, base, inputs, out)
                 if not only or "cloak" in only:

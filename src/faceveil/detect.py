@@ -175,3 +175,19 @@ def detect(
         ]
     rows = _suppress(np.concatenate(found))
     return _rows_to_faces(rows)
+
+
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9)
+
+
+def best_overlap(face: Face, found: list[Face], min_iou: float) -> Face | None:
+    """The face of `found` whose box overlaps `face`'s most, if that IoU reaches `min_iou`."""
+    best = max(found, key=lambda f: box_iou(face.box, f.box), default=None)
+    return best if best is not None and box_iou(face.box, best.box) >= min_iou else None

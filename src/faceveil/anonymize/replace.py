@@ -240,6 +240,17 @@ class IdentityCheck:
         seen = _in_context(_composited(self.rgb, out, self.face, self.opts), self.face)[0]
         return float(cosine(self.reference, embed_faces(seen, [self.probe])[0]))
 
+    def similarity_redetected(self, out: np.ndarray) -> float | None:
+        """The same, aligned on the landmarks the detector finds on the result (what an
+        attacker who detects the face anew sees); None when it finds no face there."""
+        from faceveil.detect import best_overlap, detect
+
+        seen = _in_context(_composited(self.rgb, out, self.face, self.opts), self.face)[0]
+        again = best_overlap(self.probe, detect(seen, small_faces=False), 0.5)
+        if again is None:
+            return None
+        return float(cosine(self.reference, embed_faces(seen, [again])[0]))
+
     def hidden(self, out: np.ndarray) -> bool:
         """At least IDENTITY_MARGIN under the threshold."""
         return self.similarity(out) < IDENTITY_LIMIT

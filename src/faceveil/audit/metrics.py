@@ -15,7 +15,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
-from faceveil.detect import Face, detect
+from faceveil.detect import Face, best_overlap, detect
 from faceveil.errors import InputError
 from faceveil.io.images import to_rgb8
 
@@ -104,20 +104,6 @@ def check_recognizers(names) -> tuple[str, ...]:
     return names
 
 
-def _iou(a: tuple, b: tuple) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / max(aw * ah + bw * bh - inter, 1e-9)
-
-
-def _best_overlap(face: Face, found: list[Face]) -> Face | None:
-    best = max(found, key=lambda f: _iou(face.box, f.box), default=None)
-    return best if best is not None and _iou(face.box, best.box) >= MATCH_IOU else None
-
-
 def _drift(original: Face, found: Face) -> float:
     iod = float(np.linalg.norm(original.landmarks[0] - original.landmarks[1]))
     shift = np.linalg.norm(original.landmarks - found.landmarks, axis=1).mean()
@@ -198,7 +184,7 @@ def audit_pair(
     found = detect(anonymized, **kwargs) if faces else []
     sims = embed_faces(anonymized, faces)
     refs = embed_faces(original, faces)
-    matches = [_best_overlap(f, found) for f in faces]
+    matches = [best_overlap(f, found, MATCH_IOU) for f in faces]
     detected = [m for m in matches if m is not None]
     det_sims = iter(embed_faces(anonymized, detected))
     audits = []

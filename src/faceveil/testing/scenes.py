@@ -35,7 +35,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from faceveil.detect import detect
+from faceveil.detect import box_iou, detect
 from faceveil.io.orl import orl_files
 
 Box = tuple[float, float, float, float]  # x, y, w, h
@@ -532,16 +532,6 @@ class Match(NamedTuple):
     hits: list[tuple[int, int, float]]
     misses: list[int]
     false_positives: list[int]
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def _as_box(b) -> Box:
