@@ -85,7 +85,8 @@ async function anonymizePhoto(file) {
 function detailText(details) {
   return details.map((d, i) => {
     if (d.similarity_after === undefined) return "";
-    const parts = [`Face ${i + 1}: own-photo SFace similarity ${fmt(d.similarity_after)}`];
+    const parts = [`Face ${i + 1}: own-photo SFace similarity ${fmt(d.similarity_after)}` +
+      (typeof d.similarity_redetected === "number" ? ` (${fmt(d.similarity_redetected)} re-detected)` : "")];
     if (d.dssim !== undefined) parts.push(`DSSIM ${d.dssim} (budget ${d.budget})`);
     if (d.seconds !== undefined) parts.push(`${d.seconds} s`);
     return parts.join(", ") + "." + (d.warning ? ` Warning: ${d.warning}.` : "");
