@@ -51,7 +51,7 @@ def _resized(img: np.ndarray, face, f: float = 0.9):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", default="mid", choices=["low", "mid", "high"])
+    ap.add_argument("--budget", default="mid", choices=["low", "mid", "high", "max"])
     ap.add_argument("--target", default="decoy", choices=["decoy", "away"])
     ap.add_argument("--people", type=int, default=40)
     ap.add_argument("--per-person", type=int, default=2)
