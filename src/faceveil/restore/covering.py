@@ -124,37 +124,22 @@ def covering_probability(rgb: np.ndarray, landmarks) -> tuple[np.ndarray, np.nda
     return 1 / (1 + np.exp(-logit)), m
 
 
-def find_covering(image, face=None, *, mesh=None) -> np.ndarray:
+def find_covering(image, face=None) -> np.ndarray:
     """Find the pixels covering a face (mask, scarf, sunglasses, hand).
 
     Parameters
     ----------
     image : path, encoded bytes or array (RGB/RGBA/gray, 8/16-bit), as everywhere in faceveil.
     face : :class:`faceveil.detect.Face`, or None for the largest face detected in `image`.
-    mesh : accepted for compatibility and ignored: the segmenter needs only the 5 landmarks
-        (a covering pulls a face mesh off more often than it moves them).
 
     Returns
     -------
     (H, W) bool array, image-sized: True where something covers the face. An uncovered face
     gives an all-False mask.
     """
-    from faceveil.detect import Face
-    from faceveil.io.images import read_image, to_rgb8
+    from faceveil.restore.covering_handbuilt import face_input
 
-    del mesh
-    rgb = to_rgb8(read_image(image))
-    if face is None:
-        from faceveil.gen.align import largest_face
-
-        face = largest_face(rgb)
-        if face is None:
-            raise ValueError("no face found in the image")
-    if not isinstance(face, Face):
-        raise TypeError(f"face must be a faceveil.Face, got {type(face).__name__}")
-    scale = frame_scale(face_frame(face.landmarks))
-    if scale < 4:
-        raise ValueError(f"face too small to analyse (eyes {scale:.1f} px apart)")
+    rgb, face, _, scale = face_input(image, face)
     prob, m = covering_probability(rgb, face.landmarks)
     return clean_mask(prob, m, rgb.shape[:2], scale)
 

@@ -116,21 +116,10 @@ def _skin_model(lab: np.ndarray, patches: dict[str, np.ndarray]) -> tuple:
     return np.median(pixels, axis=0), np.linalg.inv(np.cov(pixels.T) + floor), chosen
 
 
-def find_covering_handbuilt(image, face=None, *, mesh=None) -> np.ndarray:
-    """Find the pixels covering a face (mask, scarf, sunglasses, hand), hand-built cues only.
-
-    Parameters
-    ----------
-    image : path, encoded bytes or array (RGB/RGBA/gray, 8/16-bit), as everywhere in faceveil.
-    face : :class:`faceveil.detect.Face`, or None for the largest face detected in `image`.
-    mesh : optional (468, 2) face-mesh points of that face in image pixels (as
-        :func:`faceveil.analyze` returns them); computed when None.
-
-    Returns
-    -------
-    (H, W) bool array, image-sized: True where something covers the face. An uncovered face
-    gives an all-False mask.
-    """
+def face_input(image, face):
+    """What both covering finders start from: (RGB uint8 image, the face — the largest one
+    detected when None —, its 5-landmark face frame, the frame's scale in pixels). One-line
+    errors for no face, a non-Face, or a face too small."""
     from faceveil.detect import Face
     from faceveil.io.images import read_image, to_rgb8
 
@@ -147,6 +136,25 @@ def find_covering_handbuilt(image, face=None, *, mesh=None) -> np.ndarray:
     scale = frame_scale(frame)
     if scale < 4:
         raise ValueError(f"face too small to analyse (eyes {scale:.1f} px apart)")
+    return rgb, face, frame, scale
+
+
+def find_covering_handbuilt(image, face=None, *, mesh=None) -> np.ndarray:
+    """Find the pixels covering a face (mask, scarf, sunglasses, hand), hand-built cues only.
+
+    Parameters
+    ----------
+    image : path, encoded bytes or array (RGB/RGBA/gray, 8/16-bit), as everywhere in faceveil.
+    face : :class:`faceveil.detect.Face`, or None for the largest face detected in `image`.
+    mesh : optional (468, 2) face-mesh points of that face in image pixels (as
+        :func:`faceveil.analyze` returns them); computed when None.
+
+    Returns
+    -------
+    (H, W) bool array, image-sized: True where something covers the face. An uncovered face
+    gives an all-False mask.
+    """
+    rgb, face, frame, scale = face_input(image, face)
     out = np.zeros(rgb.shape[:2], bool)
 
     # Face-aligned crop: s pixels per face-frame unit.
