@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceveil.testing.scenes import box_iou
+from faceveil.faces import box_iou
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -50,7 +50,7 @@ def identity(reference: np.ndarray, image: np.ndarray, face) -> float:
 
 def found_again(image: np.ndarray, face) -> bool:
     from faceveil.detect import detect
-    from faceveil.testing.scenes import box_iou
+    from faceveil.faces import box_iou
 
     return any(box_iou(f.box, face.box) >= 0.5 for f in detect(image))
 
@@ -96,10 +96,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from faceveil.detect import detect
+    from faceveil.faces import box_iou
     from faceveil.restore.baselines import BASELINES
     from faceveil.restore.fill import fill_covering
     from faceveil.restore.occlusions import OCCLUDER_KINDS, occluded_set
-    from faceveil.testing.scenes import box_iou
 
     kinds = tuple(args.kinds.split(",")) if args.kinds else OCCLUDER_KINDS
     details = [float(d) for d in args.details.split(",")]

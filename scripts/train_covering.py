@@ -80,7 +80,7 @@ def _photometric(img: np.ndarray, rng) -> np.ndarray:
 
 
 def make_sample(faces, rng, uncovered: float = 0.25):
-    from faceveil.detect import Face
+    from faceveil.faces import Face
     from faceveil.restore.covering import features
     from faceveil.restore.occlusions import TRAIN_KINDS, face_frame, frame_scale, occlude
 

@@ -18,7 +18,8 @@ import skimage.data
 
 from conftest import ASTRO_BOX, iou
 from faceveil.analysis.attributes import EMOTIONS, FaceAttributes, analyze, analyze_faces
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
+from faceveil.faces import Face
 from faceveil.io.images import write_image
 
 # Mesh indices (MediaPipe canonical face) that match YuNet's 5 points: the subject's right

@@ -186,7 +186,7 @@ def test_analyze_of_a_degenerate_detection_is_400_not_500(client, monkeypatch):
     """schemathesis found a 500: a zero-size box (from a tiny fuzzed image) made the face
     mesh raise ValueError. The detector is made to return such a box here."""
     import faceveil.analysis.attributes as attributes
-    from faceveil.detect import Face
+    from faceveil.faces import Face
 
     eyes = np.array([[10, 10], [20, 10], [15, 15], [11, 20], [19, 20]], np.float32)
     monkeypatch.setattr(

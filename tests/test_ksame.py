@@ -19,8 +19,9 @@ from faceveil.analysis.attributes import analyze_faces
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize import AnonymizeOptions, ksame
 from faceveil.anonymize.regions import face_region
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
 from faceveil.errors import InputError
+from faceveil.faces import Face
 from faceveil.gen.directions import framed
 from faceveil.io.orl import load_orl
 

@@ -12,11 +12,11 @@ import faceveil
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize import AnonymizeOptions, anonymize_paths
 from faceveil.anonymize.regions import face_region
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
+from faceveil.faces import Face, box_iou
 from faceveil.io.orl import load_orl
 from faceveil.io.video import read_frames
 from faceveil.testing import make_clip
-from faceveil.testing.scenes import box_iou
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,9 @@ from faceveil.anonymize import (
     anonymize_video,
 )
 from faceveil.audit import AuditReport, audit
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
 from faceveil.errors import FaceveilError, InputError, ModelNotFoundError, OutputError
+from faceveil.faces import Face
 from faceveil.io.images import read_image, write_image
 from faceveil.restore import Restoration, restore
 

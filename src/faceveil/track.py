@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 from norfair import Detection, Tracker
 
-from faceveil.detect import Face
+from faceveil.faces import Face
 
 
 class FaceTracker:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
+from faceveil.faces import Face
 from faceveil.io.images import read_image, to_rgb8
 from faceveil.models.agegender import alignment, predict_age_gender
 from faceveil.models.emotion import EMOTIONS, predict_emotions

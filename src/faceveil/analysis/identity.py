@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from faceveil.detect import Face
+from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
 from faceveil.models.sface import get_sface
 

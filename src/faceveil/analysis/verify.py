@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from faceveil.analysis.identity import SFACE_THRESHOLD, embed_faces
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
 from faceveil.errors import InputError
+from faceveil.faces import Face
 from faceveil.io.images import read_image, to_rgb8
 
 Box = tuple[float, float, float, float]  # x, y, w, h in input pixels

@@ -9,7 +9,7 @@ import numpy as np
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.regions import face_region
 from faceveil.anonymize.registry import FALLBACK_METHOD, Fallback, get_method
-from faceveil.detect import Face
+from faceveil.faces import Face
 
 
 def _blend(roi: np.ndarray, filtered: np.ndarray, alpha: np.ndarray) -> np.ndarray:

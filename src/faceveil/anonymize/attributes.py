@@ -36,8 +36,8 @@ from faceveil.anonymize.replace import (
     attributes,
     model,
 )
-from faceveil.detect import Face
 from faceveil.errors import InputError
+from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
 
 DEFAULT_EDIT = "age=+2,gender=flip"

@@ -15,7 +15,7 @@ import numpy as np
 
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import register
-from faceveil.detect import Face
+from faceveil.faces import Face
 from faceveil.io.images import read_image, to_rgb8
 
 

@@ -37,7 +37,7 @@ from faceveil.analysis.identity import SFACE_THRESHOLD
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import IdentityCheck, as_roi
-from faceveil.detect import Face
+from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
 
 # budget -> (DSSIM over the face region, L-infinity cap on 0-255); Fawkes' DSSIM presets
@@ -186,7 +186,8 @@ def _redetected(canvas, face: Face, pad: int) -> np.ndarray | None:
     landmarks alone fails on the ones its own perturbation moves."""
     import dataclasses
 
-    from faceveil.detect import best_overlap, detect
+    from faceveil.detect import detect
+    from faceveil.faces import best_overlap
     from faceveil.gen.align import align_matrix
     from faceveil.gen.sface_torch import SFACE_TEMPLATE
 

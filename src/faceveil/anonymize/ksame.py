@@ -69,8 +69,8 @@ from faceveil.anonymize.replace import (
     model,
     replacing,
 )
-from faceveil.detect import Face
 from faceveil.errors import InputError
+from faceveil.faces import Face
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from faceveil.detect import Face
+from faceveil.faces import Face
 
 SHAPES = ("ellipse", "box")
 

@@ -16,7 +16,7 @@ import numpy as np
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize.blend import match_colour, pyramid_blend
 from faceveil.anonymize.registry import Fallback
-from faceveil.detect import Face
+from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
 
 MIN_FACE = 24  # px: smaller faces are blurred instead (too few pixels to fit a face to)
@@ -243,7 +243,8 @@ class IdentityCheck:
     def similarity_redetected(self, out: np.ndarray) -> float | None:
         """The same, aligned on the landmarks the detector finds on the result (what an
         attacker who detects the face anew sees); None when it finds no face there."""
-        from faceveil.detect import best_overlap, detect
+        from faceveil.detect import detect
+        from faceveil.faces import best_overlap
 
         seen = _in_context(_composited(self.rgb, out, self.face, self.opts), self.face)[0]
         again = best_overlap(self.probe, detect(seen, small_faces=False), 0.5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from faceveil.detect import Face
+from faceveil.faces import Face
 
 
 @dataclass

@@ -20,8 +20,9 @@ from faceveil.anonymize.apply import apply_to_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.report import BatchReport, FileReport
 from faceveil.anonymize.video import Cancelled, anonymize_video
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
 from faceveil.errors import FaceveilError, InputError, OutputError
+from faceveil.faces import Face
 from faceveil.io.images import IMAGE_EXTENSIONS, load_image, write_image
 from faceveil.io.video import VIDEO_EXTENSIONS
 

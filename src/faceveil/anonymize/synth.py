@@ -41,7 +41,7 @@ from faceveil.anonymize.replace import (
     replacing,
     scouting_copy,
 )
-from faceveil.detect import Face
+from faceveil.faces import Face
 
 CANDIDATES = 8
 ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (grey levels^2)

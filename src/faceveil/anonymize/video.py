@@ -13,8 +13,9 @@ from tqdm import tqdm
 from faceveil.anonymize.apply import apply_to_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.report import FileReport
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
 from faceveil.errors import InputError
+from faceveil.faces import Face
 from faceveil.io.atomic import atomic_output
 from faceveil.io.pipeline import BackgroundSink, prefetch
 from faceveil.io.video import VideoWriter, read_frames

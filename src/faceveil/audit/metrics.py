@@ -15,8 +15,9 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
-from faceveil.detect import Face, best_overlap, detect
+from faceveil.detect import detect
 from faceveil.errors import InputError
+from faceveil.faces import Face, best_overlap
 from faceveil.io.images import to_rgb8
 
 # Recognizers the audit can attack with; "dlib" is independent of SFace (which cloaking and the

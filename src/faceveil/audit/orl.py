@@ -19,7 +19,8 @@ import numpy as np
 
 from faceveil.analysis.identity import SFACE_THRESHOLD, embed_faces
 from faceveil.audit.metrics import audit_pair, check_recognizers
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
+from faceveil.faces import Face
 from faceveil.io.orl import load_orl
 
 # (image, faces) -> anonymised image

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
+from faceveil.faces import Face
 
 
 def measure_landmark_template(

@@ -29,8 +29,9 @@ from skimage.metrics import structural_similarity
 
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_face
 from faceveil.analysis.verify import describe
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
 from faceveil.errors import InputError
+from faceveil.faces import Face
 from faceveil.gen.align import align_face, largest_face
 from faceveil.gen.base import Generator, to_tensor
 from faceveil.gen.choices import INVERT_METHODS

@@ -29,8 +29,9 @@ from tqdm import tqdm
 
 from faceveil import __version__
 from faceveil.analysis.attributes import analyze_faces
-from faceveil.detect import Face, detect
+from faceveil.detect import detect
 from faceveil.errors import FaceveilError, InputError, OutputError
+from faceveil.faces import Face
 from faceveil.io.atomic import atomic_output
 from faceveil.io.images import IMAGE_EXTENSIONS, read_image, to_rgb8, write_image
 

@@ -14,8 +14,8 @@ import threading
 
 import numpy as np
 
-from faceveil.detect import Face
 from faceveil.errors import ModelNotFoundError
+from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
 from faceveil.models.weights import package_dir
 

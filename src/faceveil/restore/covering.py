@@ -130,7 +130,7 @@ def find_covering(image, face=None) -> np.ndarray:
     Parameters
     ----------
     image : path, encoded bytes or array (RGB/RGBA/gray, 8/16-bit), as everywhere in faceveil.
-    face : :class:`faceveil.detect.Face`, or None for the largest face detected in `image`.
+    face : :class:`faceveil.faces.Face`, or None for the largest face detected in `image`.
 
     Returns
     -------

@@ -120,7 +120,7 @@ def face_input(image, face):
     """What both covering finders start from: (RGB uint8 image, the face — the largest one
     detected when None —, its 5-landmark face frame, the frame's scale in pixels). One-line
     errors for no face, a non-Face, or a face too small."""
-    from faceveil.detect import Face
+    from faceveil.faces import Face
     from faceveil.io.images import read_image, to_rgb8
 
     rgb = to_rgb8(read_image(image))
@@ -145,7 +145,7 @@ def find_covering_handbuilt(image, face=None, *, mesh=None) -> np.ndarray:
     Parameters
     ----------
     image : path, encoded bytes or array (RGB/RGBA/gray, 8/16-bit), as everywhere in faceveil.
-    face : :class:`faceveil.detect.Face`, or None for the largest face detected in `image`.
+    face : :class:`faceveil.faces.Face`, or None for the largest face detected in `image`.
     mesh : optional (468, 2) face-mesh points of that face in image pixels (as
         :func:`faceveil.analyze` returns them); computed when None.
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from faceveil.detect import Face
+from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
 from faceveil.restore.baselines import biharmonic
 

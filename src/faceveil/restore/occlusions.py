@@ -185,7 +185,7 @@ def occlude(
 
     Returns the covered RGB uint8 image (grayscale in, gray-valued RGB out) and the exact
     ground truth: an (H, W) bool mask of the pixels the covering hides. `face` is a
-    :class:`faceveil.detect.Face` (the largest detected face when None); `colour` is a key of
+    :class:`faceveil.faces.Face` (the largest detected face when None); `colour` is a key of
     :data:`COLOURS` or an RGB triple (a random colour of the kind when None; ignored for
     hands, which take a random skin tone). `jitter` > 0 moves, scales and turns the covering
     by about that many face-frame units (for training data; 0 for evaluation).

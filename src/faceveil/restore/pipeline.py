@@ -94,7 +94,7 @@ def restore(
     Parameters
     ----------
     image : path, encoded bytes or array (RGB/RGBA/gray; converted to RGB uint8).
-    face : one :class:`~faceveil.detect.Face` or a list of them (default: every detected face).
+    face : one :class:`~faceveil.faces.Face` or a list of them (default: every detected face).
     mask : (H, W) bool covering mask (default: :func:`~faceveil.restore.covering.find_covering`
         per face). With several faces, each pixel goes to the nearest face.
     model : generator name, or ``auto`` (chosen by metadata; see :mod:`faceveil.restore.select`).

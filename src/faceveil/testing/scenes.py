@@ -35,7 +35,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from faceveil.detect import box_iou, detect
+from faceveil.detect import detect
+from faceveil.faces import box_iou
 from faceveil.io.orl import orl_files
 
 Box = tuple[float, float, float, float]  # x, y, w, h
