@@ -32,6 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from faceveil.align import face_oval
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize import anonymize, register
 from faceveil.anonymize import replace as R
@@ -39,7 +40,6 @@ from faceveil.anonymize import synth as S
 from faceveil.anonymize.registry import Fallback
 from faceveil.audit.metrics import audit_pair
 from faceveil.detect import detect
-from faceveil.gen.align import face_oval
 from faceveil.gen.conditional import HOLE_THRESHOLD, load_conditional
 from faceveil.io.orl import load_orl
 

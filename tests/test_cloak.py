@@ -38,8 +38,8 @@ def cloaked(orl_faces):
 def test_torch_sface_matches_opencv_on_orl_faces(orl_faces):
     import torch
 
-    from faceveil.gen.sface_torch import get_sface_net
     from faceveil.models.sface import get_sface
+    from faceveil.models.sface_torch import get_sface_net
 
     sface = get_sface()
     for img, face in orl_faces:

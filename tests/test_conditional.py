@@ -9,10 +9,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from faceveil.align import face_oval
 from faceveil.cli import app
 from faceveil.errors import InputError
 from faceveil.gen import get_generator
-from faceveil.gen.align import face_oval
 from faceveil.gen.conditional import (
     WEIGHTS_FILE,
     ConditionalGenerator,

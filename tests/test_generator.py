@@ -12,9 +12,9 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
+from faceveil.align import align_face, measure_landmark_template, store_landmark_template
 from faceveil.errors import InputError
 from faceveil.gen import get_generator, list_generators, register
-from faceveil.gen.align import align_face, measure_landmark_template
 from faceveil.gen.base import GeneratorInfo
 from faceveil.gen.nets import DCGANGenerator
 from faceveil.gen.synthesis import generate
@@ -71,6 +71,24 @@ def test_stored_template_matches_a_fresh_measurement():
     measured, rate = measure_landmark_template(g, n=64, seed=500)
     assert rate > 0.9
     assert np.abs(measured - g.landmark_template).max() < 1.5
+
+
+def test_store_landmark_template_writes_the_measured_template_into_model_json(tmp_path):
+    real = get_generator()
+
+    class Copy:  # the built-in model's samples, its model.json in tmp_path
+        resolution = real.resolution
+        info = GeneratorInfo(
+            "copy", "dcgan", real.latent_dim, real.resolution, "x", "y", path=str(tmp_path)
+        )
+
+        def sample(self, n, seed):
+            return real.sample(n, seed=seed)
+
+    rate = store_landmark_template(Copy(), n=16, seed=500)
+    saved = GeneratorInfo.load(tmp_path)
+    assert rate > 0.8 and saved.tags["sample_detection_rate"] == f"{rate:.3f}"
+    assert np.abs(np.asarray(saved.landmark_template) - real.landmark_template).max() < 3.0
 
 
 def test_a_face_warped_away_aligns_back_to_the_template():

@@ -114,8 +114,8 @@ def test_no_face_and_bad_options_are_input_errors(generator):
 
 def test_differentiable_sface_matches_opencv(astronaut, astro_face):
     from faceveil.analysis.identity import face_row
-    from faceveil.gen.sface_torch import get_sface_net
     from faceveil.models.sface import get_sface
+    from faceveil.models.sface_torch import get_sface_net
 
     sface = get_sface()
     crop = sface.align(cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR), face_row(astro_face))

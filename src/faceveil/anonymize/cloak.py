@@ -5,7 +5,7 @@ it away from its identity in a face recognizer's embedding space (after Fawkes a
 
 1. the face region (the runner's feathered region, so the perturbation is optimised as the
    runner will composite it) is perturbed by Adam steps through the differentiable
-   SFace (``faceveil.gen.sface_torch``), aligned on the face's own landmarks;
+   SFace (``faceveil.models.sface_torch``), aligned on the face's own landmarks;
 2. every step sees the exact alignment and one jittered view (+-2 px, 0.95-1.05 scale, +-3
    degrees), in turn as it is, downscaled and upscaled, or blurred, so the cloak is not tuned
    to one crop or lost to re-encoding (two views a step cost half of all four, for about the
@@ -110,7 +110,7 @@ def _decoys(seed: int):
     import torch
 
     from faceveil.anonymize.replace import model
-    from faceveil.gen.sface_torch import IdentityEmbedder
+    from faceveil.models.sface_torch import IdentityEmbedder
 
     generator, _ = model()
     faces = generator.sample(DECOYS, seed=seed)
@@ -125,7 +125,7 @@ def _views(matrix: np.ndarray, shape: tuple[int, int], rng: np.random.Generator,
     `matrix` (image -> crop): view 0 exact, the others jittered."""
     import torch
 
-    from faceveil.gen.sface_torch import SFACE_SIZE
+    from faceveil.models.sface_torch import SFACE_SIZE
 
     size = SFACE_SIZE
     back = cv2.invertAffineTransform(matrix)
@@ -186,10 +186,10 @@ def _redetected(canvas, face: Face, pad: int) -> np.ndarray | None:
     landmarks alone fails on the ones its own perturbation moves."""
     import dataclasses
 
+    from faceveil.align import align_matrix
     from faceveil.detect import detect
     from faceveil.faces import best_overlap
-    from faceveil.gen.align import align_matrix
-    from faceveil.gen.sface_torch import SFACE_TEMPLATE
+    from faceveil.models.sface_torch import SFACE_TEMPLATE
 
     image = canvas[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
     x, y, w, h = face.box
@@ -208,8 +208,8 @@ def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) 
     import torch
     import torch.nn.functional as F
 
-    from faceveil.gen.align import align_matrix
-    from faceveil.gen.sface_torch import SFACE_TEMPLATE, get_sface_net
+    from faceveil.align import align_matrix
+    from faceveil.models.sface_torch import SFACE_TEMPLATE, get_sface_net
 
     start = time.perf_counter()
     dssim_cap, linf = BUDGETS[opts.budget]

@@ -63,12 +63,12 @@ from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import (
     IdentityCheck,
-    TrackCache,
     align,
     attributes,
     model,
     replacing,
 )
+from faceveil.anonymize.state import RunState, Tracked
 from faceveil.errors import InputError
 from faceveil.faces import Face
 
@@ -83,12 +83,12 @@ WIDEN = (1.0, 1.25)
 # Label distance: 10 years of age weigh as much as 0.5 of P(female) or 1.0 of P(happy).
 LABEL_WEIGHTS = np.array([0.1, 2.0, 1.0], np.float32)
 CACHE_VERSION = 2  # bump when the gallery's contents change meaning
-_tracks = TrackCache()  # (run, track) -> (average crop of the track's k-set, oval widening)
 
 
 @dataclass(frozen=True)
-class Gallery:
-    """Identities to average: an aligned crop, a unit SFace embedding and labels each."""
+class IdentityPool:
+    """The k-Same gallery, the identities to average: an aligned crop, a unit SFace embedding
+    and labels each (not :class:`faceveil.analysis.gallery.Gallery`, the 1:N search one)."""
 
     crops: np.ndarray  # (M, res, res, 3) uint8, aligned to the generator's landmark template
     embeddings: np.ndarray  # (M, 128) float32, unit length
@@ -166,20 +166,20 @@ def gallery_samples() -> int:
     return n
 
 
-def synthetic_gallery(samples: int | None = None, seed: int = GALLERY_SEED) -> Gallery:
+def synthetic_gallery(samples: int | None = None, seed: int = GALLERY_SEED) -> IdentityPool:
     """The default generator's gallery of `samples` seeded draws (cached on disk and in memory)."""
     generator, _ = model()
     return _synthetic(generator.name, samples or gallery_samples(), seed)
 
 
 @functools.lru_cache(maxsize=4)
-def _synthetic(name: str, samples: int, seed: int) -> Gallery:
+def _synthetic(name: str, samples: int, seed: int) -> IdentityPool:
     generator, _ = model()
     path = cache_dir() / f"ksame-{name}-n{samples}-s{seed}-v{CACHE_VERSION}.npz"
     source = f"synthetic gallery ({name}, {samples} samples, seed {seed})"
     try:
         with np.load(path, allow_pickle=False) as data:
-            return Gallery(data["crops"], data["embeddings"], data["labels"], source)
+            return IdentityPool(data["crops"], data["embeddings"], data["labels"], source)
     except (OSError, KeyError, ValueError):
         pass  # missing or damaged: rebuild
     log.info("building the %s (once)", source)
@@ -191,12 +191,12 @@ def _synthetic(name: str, samples: int, seed: int) -> Gallery:
         os.replace(tmp, path)
     except OSError as exc:  # a read-only home still works, just slower next time
         log.warning("cannot cache the ksame gallery in %s (%s)", path.parent, exc)
-    return Gallery(*arrays, source)
+    return IdentityPool(*arrays, source)
 
 
 def _aligned(rgb: np.ndarray, landmarks: np.ndarray, template: np.ndarray, res: int):
     """The face warped onto the template; edges replicated, so no border colour is averaged."""
-    from faceveil.gen.align import align_matrix
+    from faceveil.align import align_matrix
 
     m = align_matrix(landmarks, template)
     return cv2.warpAffine(rgb, m, (res, res), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
@@ -235,7 +235,7 @@ def _build_synthetic(generator, samples: int, seed: int) -> tuple[np.ndarray, ..
     return crops, _unit(np.stack(embeddings)[keep]), labels
 
 
-def user_gallery(folder: str | Path) -> Gallery:
+def user_gallery(folder: str | Path) -> IdentityPool:
     """The identities in a folder of photos (cached in memory until a file changes)."""
     from faceveil.io.images import IMAGE_EXTENSIONS
 
@@ -250,8 +250,8 @@ def user_gallery(folder: str | Path) -> Gallery:
 
 
 @functools.lru_cache(maxsize=4)
-def _user(folder: str, signature: tuple) -> Gallery:
-    from faceveil.gen.align import largest_face
+def _user(folder: str, signature: tuple) -> IdentityPool:
+    from faceveil.align import largest_face
     from faceveil.io.images import read_image, to_rgb8
 
     generator, _ = model()
@@ -274,11 +274,12 @@ def _user(folder: str, signature: tuple) -> Gallery:
     source = f"gallery {folder}"
     if not crops:
         empty = np.zeros((0, 3), np.float32)
-        return Gallery(np.zeros((0, 1, 1, 3), np.uint8), np.zeros((0, 128)), empty, source)
-    return Gallery(*_merge(np.stack(crops), _unit(np.stack(embeddings)), np.stack(labels)), source)
+        return IdentityPool(np.zeros((0, 1, 1, 3), np.uint8), np.zeros((0, 128)), empty, source)
+    merged = _merge(np.stack(crops), _unit(np.stack(embeddings)), np.stack(labels))
+    return IdentityPool(*merged, source)
 
 
-def gallery_for(opts: AnonymizeOptions) -> Gallery:
+def gallery_for(opts: AnonymizeOptions) -> IdentityPool:
     """The user's gallery or the synthetic one, checked to hold at least k identities."""
     gallery = synthetic_gallery() if opts.gallery is None else user_gallery(opts.gallery)
     if len(gallery) < opts.k:
@@ -290,15 +291,15 @@ def gallery_for(opts: AnonymizeOptions) -> Gallery:
     return gallery
 
 
-def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
+def replace_face(
+    rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState
+) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a k-average; raises Fallback."""
     gallery = gallery_for(opts)  # first: a bad gallery is an error, not a blurred face
     aligned = align(rgb, face)  # Fallback for a face too small or turned too far
-    run = (id(opts), face.track_id)
-    if face.track_id is not None and run in _tracks:  # a known track keeps its k-set
-        average, widen = _tracks[run]
-        _tracks.move_to_end(run)
-        return aligned.widened(widen).paste(rgb, average)
+    known = run.reuse("ksame", face.track_id)
+    if known is not None:  # a known track keeps its k-set
+        return aligned.widened(known.extra).paste(rgb, known.face_rgb)
     check = IdentityCheck(rgb, face, opts)
     sets = gallery.k_sets(_labels(rgb, face), opts.k)
     for widen in WIDEN:
@@ -307,13 +308,16 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
             average = gallery.average(members)
             out = oval.paste(rgb, average)
             if check.hidden(out):
-                if face.track_id is not None:
-                    _tracks[run] = (average, widen)
+                run.remember("ksame", face.track_id, Tracked(average, extra=widen))
                 return out
     raise Fallback(f"no average of {opts.k} gallery identities passed the identity check")
 
 
-@register("ksame", "the average of the k nearest gallery identities (k-Same); identity checked")
+@register(
+    "ksame",
+    "the average of the k nearest gallery identities (k-Same); identity checked",
+    tracked=True,
+)
 @replacing
-def ksame(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
-    return replace_face(rgb, face, opts)
+def ksame(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, *, run: RunState) -> np.ndarray:
+    return replace_face(rgb, face, opts, run)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -50,7 +49,7 @@ WIDEST = 1.25  # the widest oval any method asks for (synth's and ksame's last t
 def face_mask(size: int, widen: float = 1.0) -> np.ndarray:
     """Feathered oval over the template's face, brows to chin, in a (size, size) crop;
     `widen` scales its axes (to reach glasses and cheeks the default leaves)."""
-    from faceveil.gen.align import face_oval
+    from faceveil.align import face_oval
 
     generator, _ = model()
     return face_oval(generator.landmark_template, generator.resolution, size, widen)
@@ -61,7 +60,7 @@ def inside_image(shape: tuple[int, ...], matrix: np.ndarray, size: int) -> np.nd
     edge: a face oval that reaches past the ROI must not end in a hard line there."""
     h, w = shape[:2]
     edge = max(2, size // 16)
-    from faceveil.gen.align import oval_reach
+    from faceveil.align import oval_reach
 
     generator, _ = model()
     centre, axes, sigma = oval_reach(
@@ -163,7 +162,7 @@ class Aligned:
 
 def align(rgb: np.ndarray, face: Face) -> Aligned:
     """Align `face` in `rgb` to the generator's template; Fallback when it cannot be replaced."""
-    from faceveil.gen.align import align_matrix
+    from faceveil.align import align_matrix
 
     if min(face.box[2], face.box[3]) < MIN_FACE:
         raise Fallback(f"face of {min(face.box[2:]):.0f} px is under {MIN_FACE} px")
@@ -273,22 +272,7 @@ def replacing(fn):
     """Wrap ``fn(rgb, face, opts) -> rgb`` as a method on any ROI dtype and channel count."""
 
     @functools.wraps(fn)
-    def method(roi: np.ndarray, face: Face, opts) -> np.ndarray:
-        return as_roi(fn(to_rgb8(roi), face, opts), roi)
+    def method(roi: np.ndarray, face: Face, opts, **context) -> np.ndarray:
+        return as_roi(fn(to_rgb8(roi), face, opts, **context), roi)
 
     return method
-
-
-class TrackCache(OrderedDict):
-    """Per-track state of a replacing method in video, keyed by (run, track); the oldest
-    entries go beyond `limit` tracks."""
-
-    def __init__(self, limit: int = 1024):
-        super().__init__()
-        self.limit = limit
-
-    def __setitem__(self, key, value) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)

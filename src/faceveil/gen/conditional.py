@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from faceveil.align import face_oval
 from faceveil.errors import InputError, OutputError
-from faceveil.gen.align import face_oval
 
 WEIGHTS_FILE = "conditional.pt"
 DATA_FILE = "conditional_data.npz"
@@ -306,7 +306,7 @@ def _detected_landmarks(img: np.ndarray) -> np.ndarray | None:
 
 
 def _aligned(img: np.ndarray, lm: np.ndarray, template: np.ndarray):
-    from faceveil.gen.align import align_matrix
+    from faceveil.align import align_matrix
 
     res = img.shape[0]
     m = align_matrix(lm, template)

@@ -5,7 +5,7 @@ no true FID):
 
 - **detection rate**: the share of samples in which YuNet finds a face; each sample is
   enlarged to 128 px (2x for a 64 px model) inside a grey border of half that, as
-  :func:`faceveil.gen.align.measure_landmark_template` does;
+  :func:`faceveil.align.measure_landmark_template` does;
 - **Fréchet distance** between the SFace identity embeddings (128-d) of the detected samples and
   of a reference set of real faces: the FID formula on a face recogniser's features. Lower is
   closer. Like FID it is biased upwards by small sets, so compare generators at the same `n`

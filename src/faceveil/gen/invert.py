@@ -9,7 +9,7 @@ generator would draw it in), and then z is found in one of two ways:
   every start at once plus a prior that keeps ``|z|^2`` near ``latent_dim`` (z stays where the
   generator was trained); the start with the lowest loss then goes on alone through a refine
   phase that adds an identity term, ``1 - cosine`` of SFace embeddings of target and
-  reconstruction (a differentiable SFace, :mod:`faceveil.gen.sface_torch`). The identity term
+  reconstruction (a differentiable SFace, :mod:`faceveil.models.sface_torch`). The identity term
   is what makes a real person recognisable in the reconstruction; it is costly (an SFace pass
   per step), hence only on the best start.
 
@@ -27,17 +27,17 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
+from faceveil.align import align_face, largest_face
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_face
 from faceveil.analysis.verify import describe
 from faceveil.detect import detect
 from faceveil.errors import InputError
 from faceveil.faces import Face
-from faceveil.gen.align import align_face, largest_face
 from faceveil.gen.base import Generator, to_tensor
 from faceveil.gen.choices import INVERT_METHODS
 from faceveil.gen.encoder import encode, load_encoder
-from faceveil.gen.sface_torch import IdentityEmbedder
 from faceveil.io.images import read_image, to_rgb8
+from faceveil.models.sface_torch import IdentityEmbedder
 
 METHODS = INVERT_METHODS
 LEARNING_RATE = 0.05
@@ -103,7 +103,7 @@ def aligned_target(
     if template is None:
         raise InputError(
             f"generator {generator.name} has no landmark template; measure one with "
-            "faceveil.gen.align.store_landmark_template, or pass aligned crops"
+            "faceveil.align.store_landmark_template, or pass aligned crops"
         )
     face = largest_face(rgb)
     if face is None:

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from faceveil.align import store_landmark_template
 from faceveil.errors import InputError, OutputError
-from faceveil.gen.align import store_landmark_template
 from faceveil.gen.base import (
     ENCODER_FILE,
     GENERATOR_FILE,

@@ -125,7 +125,7 @@ def face_input(image, face):
 
     rgb = to_rgb8(read_image(image))
     if face is None:
-        from faceveil.gen.align import largest_face
+        from faceveil.align import largest_face
 
         face = largest_face(rgb)
         if face is None:

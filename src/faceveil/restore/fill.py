@@ -241,8 +241,8 @@ def _warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
 
 def _fill(rgb, face, mask, generator, encoder, *, smooth_k, seed, detail, steps):
     """(generated face, smoothed face, result) for one face."""
+    from faceveil.align import align_matrix, face_oval
     from faceveil.anonymize.blend import match_colour, pyramid_blend
-    from faceveil.gen.align import align_matrix, face_oval
     from faceveil.gen.upsample import upsample
 
     h, w = rgb.shape[:2]

@@ -192,7 +192,7 @@ def occlude(
     """
     import cv2
 
-    from faceveil.gen.align import largest_face
+    from faceveil.align import largest_face
     from faceveil.io.images import read_image, to_rgb8
 
     rgb = to_rgb8(read_image(image))

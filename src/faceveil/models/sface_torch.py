@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -53,12 +54,16 @@ def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(buf: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
-    """(field number, wire type, value) of each field of a protobuf message."""
+def _fields(buf: memoryview) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, value) of each field of a protobuf message.
+
+    The value is an int for a varint (wire type 0), else a memoryview of its bytes.
+    """
     pos = 0
     while pos < len(buf):
         key, pos = _varint(buf, pos)
         wire = key & 7
+        value: int | memoryview
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire in (1, 5):  # fixed 64 / 32 bit
@@ -119,7 +124,8 @@ def _node(buf: memoryview) -> dict:
         elif num == 4:
             node["op"] = bytes(value).decode()
         elif num == 5:
-            name, attr = "", None
+            name = ""
+            attr: Any = None  # a float, an int, a list of ints or an array
             for anum, awire, avalue in _fields(value):
                 if anum == 1:
                     name = bytes(avalue).decode()

@@ -71,12 +71,10 @@ def largest_face(image: np.ndarray) -> Face | None:
 def store_landmark_template(generator, n: int = 1024, seed: int = 0) -> float:
     """Measure `generator`'s template and write it into its model.json; returns the detection
     rate of its samples."""
-    from faceveil.gen.base import GeneratorInfo
-
     template, rate = measure_landmark_template(generator, n=n, seed=seed)
     generator.info.landmark_template = [[round(float(v), 2) for v in p] for p in template]
     generator.info.tags = {**generator.info.tags, "sample_detection_rate": f"{rate:.3f}"}
-    GeneratorInfo.save(generator.info, generator.info.path)
+    generator.info.save(generator.info.path)
     return rate
 
 
