@@ -100,6 +100,10 @@ def test_errors(client, orl):
     r = client.post(f"{API}/gallery", files={"file": ("f.png", orl[1][0])})
     assert r.status_code == 422 and "name" in r.json()["error"]
     assert enrol(client, "   ", orl[1][0]).status_code == 422
+    # the library Gallery's name rule: no control characters (400), and none to remove (404)
+    r = enrol(client, "a\tb", orl[1][0])
+    assert r.status_code == 400 and "control characters" in r.json()["error"]
+    assert client.delete(f"{API}/gallery/a%09b").status_code == 404
     assert search(client, orl[1][0], top_k="0").status_code == 422
     assert search(client, orl[1][0], colour="red").status_code == 422
     # a name but no file

@@ -1,4 +1,5 @@
-"""The SQLite face gallery: enrol, search, list, remove; across processes; CLI round trip."""
+"""The face gallery: enrol, search, list, remove; across processes; CLI round trip; the same
+results from the SQLite file and the studio store backends."""
 
 from __future__ import annotations
 
@@ -33,6 +34,31 @@ def run(args: list, **kw) -> subprocess.CompletedProcess:
 def unit(v) -> np.ndarray:
     v = np.asarray(v, np.float32)
     return v / np.linalg.norm(v)
+
+
+def _sqlite_gallery(tmp_path):
+    yield Gallery(tmp_path / "g.sqlite3")
+
+
+def _store_gallery(tmp_path):
+    from faceveil.server.gallery_backend import StoreBackend
+    from faceveil.server.settings import Settings
+    from faceveil.server.store import open_store
+
+    store = open_store(Settings(data_dir=tmp_path / "studio", run_worker=False))
+    try:
+        yield Gallery(StoreBackend(store))
+    finally:
+        store.close()
+
+
+BACKENDS = {"sqlite": _sqlite_gallery, "store": _store_gallery}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def gallery(request, tmp_path):
+    """An empty Gallery on each backend: the SQLite file, the studio store."""
+    yield from BACKENDS[request.param](tmp_path)
 
 
 def test_round_trip(tmp_path):
@@ -75,8 +101,8 @@ def test_faceless_images(tmp_path):
     assert len(g) == 1
 
 
-def test_top_k_ordering_and_best_face_per_name(tmp_path):
-    g = Gallery(tmp_path / "g.sqlite3")
+def test_top_k_ordering_and_best_face_per_name(gallery):
+    g = gallery
     e0, e1 = np.eye(128, dtype=np.float32)[:2]
     cosines = {"a": 0.9, "b": 0.5, "c": 0.7, "d": 0.1, "e": 0.3}
     names = list(cosines)
@@ -94,6 +120,74 @@ def test_top_k_ordering_and_best_face_per_name(tmp_path):
         g.search_embedding(e0, top_k=0)
     with pytest.raises(ValueError, match="shape"):
         g.add_embeddings("x", np.ones((2, 64)))
+
+
+def _reference(emb, names, query, top_k):
+    """Brute force: each name's best cosine, best first."""
+    sims = unit_rows(emb) @ unit(query)
+    best: dict[str, float] = {}
+    for name, s in zip(names, sims, strict=True):
+        best[name] = max(best.get(name, -2.0), float(s))
+    return sorted(best.items(), key=lambda kv: -kv[1])[:top_k]
+
+
+def unit_rows(e) -> np.ndarray:
+    e = np.asarray(e, np.float32)
+    return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+def test_both_backends_give_the_same_results(tmp_path):
+    rng = np.random.default_rng(11)
+    people = ["alice", "Bob", "bob", "Émile", "zoë", "Zed"] + [f"p{i:02d}" for i in range(30)]
+    names = [people[i] for i in rng.integers(0, len(people), 400)]
+    emb = rng.standard_normal((400, 128)) * rng.uniform(0.5, 3, (400, 1))  # not unit length
+    sources = [f"{i}.png" if i % 3 else None for i in range(400)]
+    queries = np.concatenate([emb[::37] + 0.3 * rng.standard_normal((11, 128)),
+                              rng.standard_normal((5, 128))])  # fmt: skip
+    galleries = []
+    for make in BACKENDS.values():
+        it = make(tmp_path / make.__name__)
+        galleries.append((it, next(it)))
+    try:
+        sqlite_g, store_g = (g for _, g in galleries)
+        for g in (sqlite_g, store_g):
+            assert g.add_embeddings(names[:300], emb[:300], sources=sources[:300]) == 300
+            g.add_embeddings(names[300:], emb[300:], sources=sources[300:])
+        assert len(sqlite_g) == len(store_g) == 400
+        assert sqlite_g.list() == store_g.list()
+        assert [n["name"] for n in store_g.list()][:3] == ["Bob", "Zed", "alice"]  # code points
+        for q in queries:
+            for top_k, threshold in ((1, SFACE_THRESHOLD), (5, 0.1), (50, 0.0)):
+                a = sqlite_g.search_embedding(q, top_k=top_k, threshold=threshold)
+                b = store_g.search_embedding(q, top_k=top_k, threshold=threshold)
+                assert a == b  # ids, names, similarities, same_person, sources
+                ref = _reference(emb, names, q, top_k)
+                assert [m.name for m in a] == [n for n, _ in ref]
+                assert [m.similarity for m in a] == pytest.approx([s for _, s in ref], abs=1e-5)
+                assert [m.same_person for m in a] == [s >= threshold for _, s in ref]
+                assert all(m.source == sources[m.id - 1] for m in a)
+        # a removal is seen by the next search in both (the SQLite copy is cached)
+        assert sqlite_g.remove("alice") == store_g.remove("alice") > 0
+        for q in queries[:4]:
+            a = sqlite_g.search_embedding(q, top_k=40)
+            assert a == store_g.search_embedding(q, top_k=40)
+            assert "alice" not in {m.name for m in a}
+        assert sqlite_g.list() == store_g.list() and len(sqlite_g) == len(store_g)
+    finally:
+        for it, _ in galleries:
+            it.close()
+
+
+def test_name_rules_are_the_galleries_in_every_backend(gallery):
+    with pytest.raises(InputError, match="non-empty"):
+        gallery.add_embeddings(" ", unit(np.ones(128)))
+    with pytest.raises(InputError, match="control characters"):
+        gallery.add_embeddings("a\tb", unit(np.ones(128)))
+    with pytest.raises(InputError, match="at most 200"):
+        gallery.add_embeddings("x" * 201, unit(np.ones(128)))
+    assert gallery.add_embeddings("  carol ", unit(np.ones(128))) == 1
+    assert gallery.list() == [{"name": "carol", "count": 1}]
+    assert gallery.remove(" carol") == 1 and gallery.remove("carol") == 0 and len(gallery) == 0
 
 
 def test_real_faces_among_1000_random(tmp_path):

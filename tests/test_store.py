@@ -192,18 +192,23 @@ def test_jobs_survive_a_restart(settings, handlers):
 
 
 def test_the_selected_generator_and_the_gallery(settings):
+    from faceveil.analysis.gallery import Gallery
+    from faceveil.server.gallery_backend import StoreBackend
+
     store = open_store(settings)
     try:
         assert store.selected_generator() == "dcgan64"
+        gallery = Gallery(StoreBackend(store))
         rng = np.random.default_rng(0)
         alice, bob = rng.normal(size=(2, 128)).astype(np.float32)
-        assert store.gallery_add("alice", np.stack([alice, alice + 0.1])) == 2
-        store.gallery_add("bob", bob)
-        hits = store.gallery_search(alice * 3, top_k=5)
-        assert [h["name"] for h in hits] == ["alice", "bob"] and hits[0]["same_person"]
-        assert hits[0]["similarity"] == pytest.approx(1.0, abs=1e-4)
-        assert store.gallery_list() == [{"name": "alice", "count": 2}, {"name": "bob", "count": 1}]
-        assert store.gallery_remove("alice") == 2 and len(store.gallery_search(alice)) == 1
+        assert gallery.add_embeddings("alice", np.stack([alice, alice + 0.1])) == 2
+        gallery.add_embeddings("bob", bob, sources=["b.png"])
+        hits = gallery.search_embedding(alice * 3, top_k=5)
+        assert [h.name for h in hits] == ["alice", "bob"] and hits[0].same_person
+        assert hits[0].similarity == pytest.approx(1.0, abs=1e-4) and hits[1].source == "b.png"
+        assert gallery.list() == [{"name": "alice", "count": 2}, {"name": "bob", "count": 1}]
+        assert gallery.remove("alice") == 2 and len(gallery.search_embedding(alice)) == 1
+        assert len(gallery) == 1
     finally:
         store.close()
 

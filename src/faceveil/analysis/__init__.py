@@ -1,7 +1,13 @@
 """Face analysis: identity embeddings and verification, the gallery, attributes and landmarks."""
 
 from faceveil.analysis.attributes import EMOTIONS, FaceAttributes, analyze, analyze_faces
-from faceveil.analysis.gallery import Gallery, Match, default_gallery_path
+from faceveil.analysis.gallery import (
+    Gallery,
+    GalleryBackend,
+    Match,
+    SQLiteBackend,
+    default_gallery_path,
+)
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_face, embed_faces
 from faceveil.analysis.verify import FacePair, VerifyResult, verify
 
@@ -11,7 +17,9 @@ __all__ = [
     "FaceAttributes",
     "FacePair",
     "Gallery",
+    "GalleryBackend",
     "Match",
+    "SQLiteBackend",
     "VerifyResult",
     "analyze",
     "analyze_faces",

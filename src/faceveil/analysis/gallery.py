@@ -1,4 +1,10 @@
-"""A gallery of enrolled faces for 1:N search, kept in one SQLite file.
+"""A gallery of enrolled faces for 1:N search: one :class:`Gallery` over a storage backend.
+
+:class:`Gallery` holds the logic (enrolment from images or embeddings, name checks, search by
+cosine with top-k and the same-person threshold, names with counts, removal); a backend
+(:class:`GalleryBackend`) only stores rows. :class:`SQLiteBackend` keeps them in one SQLite
+file (the CLI and the Python API); the studio's backend, over its database, lives in
+``faceveil.server.gallery_backend``.
 
 Each row holds a name, the source file name, the face box, a unit SFace embedding (128
 float32, 512 bytes) and the time of enrolment. Search embeds the largest face of the query
@@ -7,9 +13,10 @@ float32 matrix on first search and kept until the gallery changes, and a matrix-
 plus ``np.argpartition`` ranks them (under 10 ms at 100,000 faces on 2 cores; see
 ``bench/gallery.py``), so no approximate index is needed.
 
-Every operation opens and closes its own connection, and writes run in ``BEGIN IMMEDIATE``
-transactions on a WAL journal, so several processes may share a gallery. A generation counter,
-bumped by every write in the same transaction, tells a process when its matrix is stale.
+In the SQLite file every operation opens and closes its own connection, and writes run in
+``BEGIN IMMEDIATE`` transactions on a WAL journal, so several processes may share a gallery. A
+generation counter, bumped by every write in the same transaction, tells a process when its
+matrix is stale.
 """
 
 from __future__ import annotations
@@ -21,10 +28,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -85,8 +93,52 @@ class Match:
 
 
 @dataclass(frozen=True)
+class EnrolledFace:
+    """One face to store: a checked name and a unit embedding as DIM little-endian float32."""
+
+    name: str
+    embedding: bytes
+    source: str | None = None  # file name the face was enrolled from
+    box: tuple[float, float, float, float] | None = None  # x, y, w, h in the source image
+
+
+# Rows a backend loads for search: (id, name, embedding bytes), ordered by id.
+Rows = list[tuple[int, str, bytes]]
+
+
+@runtime_checkable
+class GalleryBackend(Protocol):
+    """Where a :class:`Gallery` keeps its faces. Backends store and fetch rows; names arrive
+    checked and embeddings unit-length, and every ranking and ordering is the Gallery's."""
+
+    def insert(self, faces: Sequence[EnrolledFace]) -> int:
+        """Store `faces` in one transaction; returns how many."""
+        ...
+
+    def embeddings(self, known: Hashable | None) -> tuple[Hashable | None, Rows] | None:
+        """(key, rows ordered by id), or None when the stored key equals `known` (nothing
+        changed since). The key changes with every write; a backend without one gives None
+        as the key and never returns None, so its rows are read on every search."""
+        ...
+
+    def sources(self, ids: Sequence[int]) -> dict[int, str | None]:
+        """The source of each face id given."""
+        ...
+
+    def counts(self) -> list[tuple[str, int]]:
+        """(name, number of faces) for every enrolled name, in any order."""
+        ...
+
+    def remove(self, name: str) -> int:
+        """Delete every face of `name`; returns how many."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
 class _Snapshot:
-    key: tuple[str, int] | None  # (gallery uid, generation)
+    key: Hashable | None  # the backend's change key, e.g. (gallery uid, generation)
     ids: np.ndarray  # (N,) int64
     matrix: np.ndarray  # (N, DIM) float32, unit rows
     name_index: np.ndarray  # (N,) int32 into names
@@ -133,32 +185,20 @@ def _unit_rows(embeddings: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(e / norms, dtype="<f4")
 
 
-class Gallery:
-    """Enrolled faces in a SQLite file, searchable by image.
+class SQLiteBackend:
+    """Gallery rows in one SQLite file (:class:`GalleryBackend`).
 
     Parameters
     ----------
     path : the gallery file; None means :func:`default_gallery_path`. It is created, with its
         folder, by the first enrolment; reading a missing gallery gives an empty one.
-
-    Examples
-    --------
-    >>> g = Gallery("people.sqlite3")                         # doctest: +SKIP
-    >>> g.add("alice", ["alice1.jpg", "alice2.jpg"])           # doctest: +SKIP
-    2
-    >>> g.search("unknown.jpg", top_k=1)                       # doctest: +SKIP
-    [Match(id=2, name='alice', similarity=0.71, same_person=True, source='alice2.jpg')]
     """
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path).expanduser() if path is not None else default_gallery_path()
-        self._cache = _EMPTY
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Gallery({str(self.path)!r})"
-
-    # ------------------------------------------------------------------ storage
+        return f"SQLiteBackend({str(self.path)!r})"
 
     @contextlib.contextmanager
     def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
@@ -252,8 +292,9 @@ class Gallery:
             )
         return "ok"
 
-    def _insert(self, rows: list[tuple]) -> int:
-        """Insert (name, source, x, y, w, h, embedding bytes, created) rows in one transaction."""
+    def insert(self, faces: Sequence[EnrolledFace]) -> int:
+        created = _now()
+        rows = [(f.name, f.source, *(f.box or (None,) * 4), f.embedding, created) for f in faces]
         with self._connect(write=True) as con, _transaction(con):
             con.executemany(
                 "INSERT INTO faces (name, source, x, y, w, h, embedding, created) "
@@ -261,30 +302,114 @@ class Gallery:
                 rows,
             )
             _bump(con)
-        self._invalidate()
         return len(rows)
+
+    def embeddings(self, known: Hashable | None) -> tuple[Hashable | None, Rows] | None:
+        with self._connect(write=False) as con:
+            if con is None:
+                return None, []
+            with _transaction(con, "BEGIN"):  # one consistent read of meta and rows
+                meta = dict(
+                    con.execute("SELECT key, value FROM meta WHERE key IN ('uid', 'generation')")
+                )
+                key = (meta["uid"], int(meta["generation"]))
+                if key == known:
+                    return None
+                rows = con.execute("SELECT id, name, embedding FROM faces ORDER BY id").fetchall()
+                return key, rows
+
+    def sources(self, ids: Sequence[int]) -> dict[int, str | None]:
+        with self._connect(write=False) as con:
+            if con is None:
+                return {}
+            marks = ",".join("?" * len(ids))
+            return dict(
+                con.execute(
+                    f"SELECT id, source FROM faces WHERE id IN ({marks})", [int(i) for i in ids]
+                )
+            )
+
+    def counts(self) -> list[tuple[str, int]]:
+        with self._connect(write=False) as con:
+            if con is None:
+                return []
+            return con.execute("SELECT name, count(*) FROM faces GROUP BY name").fetchall()
+
+    def remove(self, name: str) -> int:
+        if not self.path.exists():
+            return 0
+        with self._connect(write=True) as con, _transaction(con):
+            removed = con.execute("DELETE FROM faces WHERE name = ?", (name,)).rowcount
+            if removed:
+                _bump(con)
+        return removed
+
+    def __len__(self) -> int:
+        with self._connect(write=False) as con:
+            if con is None:
+                return 0
+            return con.execute("SELECT count(*) FROM faces").fetchone()[0]
+
+
+class Gallery:
+    """Enrolled faces, searchable by image: the one gallery logic over a storage backend.
+
+    Parameters
+    ----------
+    backend : a :class:`GalleryBackend`, or the path of a SQLite gallery file
+        (:class:`SQLiteBackend`); None means the file at :func:`default_gallery_path`.
+
+    Examples
+    --------
+    >>> g = Gallery("people.sqlite3")                         # doctest: +SKIP
+    >>> g.add("alice", ["alice1.jpg", "alice2.jpg"])           # doctest: +SKIP
+    2
+    >>> g.search("unknown.jpg", top_k=1)                       # doctest: +SKIP
+    [Match(id=2, name='alice', similarity=0.71, same_person=True, source='alice2.jpg')]
+    """
+
+    def __init__(self, backend: GalleryBackend | str | Path | None = None):
+        if backend is None or isinstance(backend, str | Path):
+            backend = SQLiteBackend(backend)
+        elif not isinstance(backend, GalleryBackend):
+            raise TypeError(f"not a gallery backend or path: {backend!r}")
+        self.backend = backend
+        self._cache = _EMPTY
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path | None:
+        """The gallery file of a SQLite gallery; None for other backends."""
+        return getattr(self.backend, "path", None)
+
+    def __repr__(self) -> str:
+        if isinstance(self.backend, SQLiteBackend):
+            return f"Gallery({str(self.path)!r})"
+        return f"Gallery({self.backend!r})"
+
+    def _insert(self, faces: list[EnrolledFace]) -> int:
+        try:
+            return self.backend.insert(faces)
+        finally:
+            self._invalidate()
 
     def _invalidate(self) -> None:
         with self._lock:
             self._cache = _EMPTY
 
     def _snapshot(self) -> _Snapshot:
-        """The enrolled embeddings as a matrix, reloaded only when the file has changed."""
-        with self._connect(write=False) as con:
-            if con is None:
-                return _EMPTY
-            with _transaction(con, "BEGIN"):  # one consistent read of meta and rows
-                meta = dict(
-                    con.execute("SELECT key, value FROM meta WHERE key IN ('uid', 'generation')")
-                )
-                key = (meta["uid"], int(meta["generation"]))
-                with self._lock:
-                    if self._cache.key == key:
-                        return self._cache
-                rows = con.execute("SELECT id, name, embedding FROM faces ORDER BY id").fetchall()
-        snap = _build_snapshot(key, rows)
+        """The enrolled embeddings as a matrix, reloaded only when the backend's key changed."""
         with self._lock:
-            self._cache = snap
+            known = self._cache.key
+        loaded = self.backend.embeddings(known)
+        if loaded is None:
+            with self._lock:
+                return self._cache
+        key, rows = loaded
+        snap = _build_snapshot(key, rows)
+        if key is not None:  # without a key, nothing tells when the copy goes stale
+            with self._lock:
+                self._cache = snap
         return snap
 
     # ------------------------------------------------------------------ public API
@@ -320,7 +445,7 @@ class Gallery:
         name = _check_name(name)
         if isinstance(images, str | Path | bytes | np.ndarray):
             images = [images]
-        rows, missing, created = [], [], _now()
+        faces, missing = [], []
         for image in images:
             found = find_faces(image, detect_threshold=detect_threshold, largest_only=True)
             if not found.faces:
@@ -330,18 +455,18 @@ class Gallery:
                 log.warning(
                     "%s: %d faces found, enrolled the largest", describe(image), found.detected
                 )
-            x, y, w, h = (float(v) for v in found.faces[0].box)
+            box = tuple(float(v) for v in found.faces[0].box)
             source = Path(image).name if isinstance(image, str | Path) else None
             emb = _unit_rows(found.embeddings[:1])
-            rows.append((name, source, x, y, w, h, emb.tobytes(), created))
-        if not rows and not missing:
+            faces.append(EnrolledFace(name, emb.tobytes(), source, box))
+        if not faces and not missing:
             raise InputError("no images given to enrol")
-        if missing and (not skip_missing or not rows):
-            hint = " (skip_missing enrols the others)" if rows else ""
+        if missing and (not skip_missing or not faces):
+            hint = " (skip_missing enrols the others)" if faces else ""
             raise InputError(f"no face found in {', '.join(missing)}; nothing enrolled{hint}")
         for m in missing:
             log.warning("%s: no face found, skipped", m)
-        return self._insert(rows)
+        return self._insert(faces)
 
     def add_embeddings(
         self,
@@ -365,12 +490,8 @@ class Gallery:
             raise ValueError(f"{len(sources)} sources for {n} embeddings")
         if n == 0:
             return 0
-        created = _now()
         src = sources if sources is not None else [None] * n
-        rows = [
-            (names[i], src[i], None, None, None, None, emb[i].tobytes(), created) for i in range(n)
-        ]
-        return self._insert(rows)
+        return self._insert([EnrolledFace(names[i], emb[i].tobytes(), src[i]) for i in range(n)])
 
     def search(
         self,
@@ -425,7 +546,7 @@ class Gallery:
                 break
             m = min(n, m * 8)
         best = cand[np.sort(first)[:top_k]]
-        sources = self._sources(snap.ids[best])
+        sources = self.backend.sources([int(i) for i in snap.ids[best]])
         return [
             Match(
                 int(snap.ids[i]),
@@ -437,44 +558,21 @@ class Gallery:
             for i in best
         ]
 
-    def _sources(self, ids: np.ndarray) -> dict[int, str | None]:
-        with self._connect(write=False) as con:
-            if con is None:
-                return {}
-            marks = ",".join("?" * len(ids))
-            return dict(
-                con.execute(
-                    f"SELECT id, source FROM faces WHERE id IN ({marks})", [int(i) for i in ids]
-                )
-            )
-
     def list(self) -> list[dict]:
-        """Enrolled names with their face counts, ``[{"name": ..., "count": ...}]`` by name."""
-        with self._connect(write=False) as con:
-            if con is None:
-                return []
-            rows = con.execute(
-                "SELECT name, count(*) FROM faces GROUP BY name ORDER BY name"
-            ).fetchall()
-        return [{"name": name, "count": count} for name, count in rows]
+        """Enrolled names with their face counts, ``[{"name": ..., "count": ...}]`` by name
+        (code point order, the same in every backend)."""
+        return [{"name": n, "count": int(c)} for n, c in sorted(self.backend.counts())]
 
     def remove(self, name: str) -> int:
         """Delete every face enrolled under `name`; returns how many (0 for unknown names)."""
         name = _check_name(name)
-        if not self.path.exists():
-            return 0
-        with self._connect(write=True) as con, _transaction(con):
-            removed = con.execute("DELETE FROM faces WHERE name = ?", (name,)).rowcount
-            if removed:
-                _bump(con)
-        self._invalidate()
-        return removed
+        try:
+            return self.backend.remove(name)
+        finally:
+            self._invalidate()
 
     def __len__(self) -> int:
-        with self._connect(write=False) as con:
-            if con is None:
-                return 0
-            return con.execute("SELECT count(*) FROM faces").fetchone()[0]
+        return int(len(self.backend))
 
 
 @contextlib.contextmanager
@@ -492,10 +590,12 @@ def _bump(con: sqlite3.Connection) -> None:
     con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
 
 
-def _build_snapshot(key: tuple[str, int], rows: list[tuple]) -> _Snapshot:
+def _build_snapshot(key: Hashable | None, rows: Rows) -> _Snapshot:
     if not rows:
         return _Snapshot(key, *(_EMPTY.ids, _EMPTY.matrix, _EMPTY.name_index), [])
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    if any(len(r[2]) != DIM * 4 for r in rows):
+        raise InputError(f"the gallery holds an embedding that is not {DIM} float32")
     matrix = np.frombuffer(b"".join(r[2] for r in rows), "<f4").reshape(len(rows), DIM)
     index: dict[str, int] = {}
     name_index = np.fromiter(

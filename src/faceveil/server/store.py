@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from faceveil.errors import InputError
 from faceveil.server import db
 from faceveil.server.files import FileStore
-from faceveil.server.models_db import GalleryFace, Job, ModelRecord, utcnow
+from faceveil.server.models_db import Job, ModelRecord, utcnow
 from faceveil.server.settings import Settings
 
 LOG_TAIL = 8000  # characters of a job's log kept in the database
@@ -48,7 +47,8 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 
 class Store:
-    """Database sessions, files under ``data_dir``, jobs, the selected generator, the gallery."""
+    """Database sessions, files under ``data_dir``, jobs, the selected generator (the gallery
+    reaches the database through :class:`faceveil.server.gallery_backend.StoreBackend`)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -236,54 +236,6 @@ class Store:
             if rec is None:
                 return DEFAULT_GENERATOR
             return rec.path if rec.source == "trained" and rec.path else rec.name
-
-    # ------------------------------------------------------------------ gallery
-    def gallery_add(self, name: str, embeddings: np.ndarray, source: str | None = None) -> int:
-        """Enrol (N, 128) SFace embeddings under `name` (normalised here); returns N."""
-        emb = np.asarray(embeddings, np.float32).reshape(-1, 128)
-        emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-        if not name.strip():
-            raise InputError("gallery name must not be empty")
-        with self.session() as s:
-            for row in emb:
-                s.add(GalleryFace(name=name.strip()[:200], source=source, embedding=row.tobytes()))
-        return len(emb)
-
-    def gallery_search(self, embedding: np.ndarray, top_k: int = 5) -> list[dict]:
-        """The best match per enrolled name, by cosine similarity, best first."""
-        from faceveil.analysis.identity import SFACE_THRESHOLD
-
-        q = np.asarray(embedding, np.float32).reshape(-1)
-        q = q / max(float(np.linalg.norm(q)), 1e-12)
-        with self.session() as s:
-            rows = s.execute(select(GalleryFace.name, GalleryFace.embedding)).all()
-        best: dict[str, float] = {}
-        if rows:
-            matrix = np.stack([np.frombuffer(r.embedding, np.float32) for r in rows])
-            for r, sim in zip(rows, matrix @ q, strict=True):
-                best[r.name] = max(best.get(r.name, -1.0), float(sim))
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])[: max(int(top_k), 0)]
-        return [
-            {"name": n, "similarity": round(v, 4), "same_person": v >= SFACE_THRESHOLD}
-            for n, v in ranked
-        ]
-
-    def gallery_list(self) -> list[dict]:
-        from sqlalchemy import func
-
-        with self.session() as s:
-            rows = s.execute(
-                select(GalleryFace.name, func.count())
-                .group_by(GalleryFace.name)
-                .order_by(GalleryFace.name)
-            ).all()
-        return [{"name": n, "count": int(c)} for n, c in rows]
-
-    def gallery_remove(self, name: str) -> int:
-        from sqlalchemy import delete
-
-        with self.session() as s:
-            return int(s.execute(delete(GalleryFace).where(GalleryFace.name == name)).rowcount)
 
     # ------------------------------------------------------------------ housekeeping
     def remove_tree(self, path: Path) -> None:

@@ -1,7 +1,9 @@
 """Face gallery: enrol a named face, search by photo, list and remove names.
 
-Embeddings are SFace vectors of the largest face (faceveil's own ``find_faces``); they live in
-the studio database (``store.gallery_*``), so the gallery follows FACEVEIL_DATABASE_URL.
+Embeddings are SFace vectors of the largest face (faceveil's own ``find_faces``). The logic is
+the library's :class:`~faceveil.analysis.gallery.Gallery`, over the studio database
+(:class:`~faceveil.server.gallery_backend.StoreBackend`), so the gallery follows
+FACEVEIL_DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
 
+from faceveil.analysis.gallery import Gallery
+from faceveil.errors import InputError
 from faceveil.server import uploads
 from faceveil.server.api import schemas as s
 from faceveil.server.api.body import body_doc, read_body
 from faceveil.server.errors import ApiError
+from faceveil.server.gallery_backend import StoreBackend
 from faceveil.server.store import get_store
 
 ERRORS = s.error_responses(
@@ -77,6 +82,10 @@ class Removed(BaseModel):
     removed: int
 
 
+def _gallery(request: Request) -> Gallery:
+    return Gallery(StoreBackend(get_store(request)))
+
+
 def _largest_face(request: Request, data: bytes, threshold: float = 0.6):
     """SFace embedding of the largest face of an uploaded image, and the faces detected."""
     from faceveil.analysis.verify import find_faces
@@ -91,7 +100,7 @@ def _largest_face(request: Request, data: bytes, threshold: float = 0.6):
 @router.get("", response_model=GalleryList)
 def list_gallery(request: Request) -> GalleryList:
     """Enrolled names with their face counts."""
-    rows = get_store(request).gallery_list()
+    rows = _gallery(request).list()
     return GalleryList(faces=rows, total=sum(r["count"] for r in rows))
 
 
@@ -105,7 +114,7 @@ async def enrol(request: Request) -> Enrolled:
 
     def work():
         emb, detected = _largest_face(request, body.file("file"))
-        n = get_store(request).gallery_add(name, emb[None, :], source="upload")
+        n = _gallery(request).add_embeddings(name, emb[None, :], sources=["upload"])
         return Enrolled(name=name, enrolled=n, faces_found=detected)
 
     return await run_in_threadpool(work)
@@ -124,7 +133,13 @@ async def search(request: Request) -> SearchResponse:
 
     def work():
         emb, _ = _largest_face(request, body.file("file"), o.detect_threshold)
-        return SearchResponse(matches=get_store(request).gallery_search(emb, top_k=o.top_k))
+        matches = _gallery(request).search_embedding(emb, top_k=o.top_k)
+        return SearchResponse(
+            matches=[
+                MatchOut(name=m.name, similarity=round(m.similarity, 4), same_person=m.same_person)
+                for m in matches
+            ]
+        )
 
     return await run_in_threadpool(work)
 
@@ -132,7 +147,10 @@ async def search(request: Request) -> SearchResponse:
 @router.delete("/{name}", response_model=Removed)
 def remove(request: Request, name: str = Path(..., min_length=1, max_length=200)) -> Removed:
     """Remove every face enrolled under `name` (404 when there is none)."""
-    removed = get_store(request).gallery_remove(name) if "\x00" not in name else 0
+    try:
+        removed = _gallery(request).remove(name)
+    except InputError:  # a name no enrolment accepts (blank, control characters)
+        removed = 0
     if not removed:
         raise ApiError(404, f"no faces enrolled under {name!r}")
     return Removed(name=name, removed=removed)
