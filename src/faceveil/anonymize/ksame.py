@@ -63,12 +63,12 @@ from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import (
     IdentityCheck,
-    TrackCache,
     align,
     attributes,
     model,
     replacing,
 )
+from faceveil.anonymize.state import RunState, Tracked
 from faceveil.errors import InputError
 from faceveil.faces import Face
 
@@ -83,7 +83,6 @@ WIDEN = (1.0, 1.25)
 # Label distance: 10 years of age weigh as much as 0.5 of P(female) or 1.0 of P(happy).
 LABEL_WEIGHTS = np.array([0.1, 2.0, 1.0], np.float32)
 CACHE_VERSION = 2  # bump when the gallery's contents change meaning
-_tracks = TrackCache()  # (run, track) -> (average crop of the track's k-set, oval widening)
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ def _synthetic(name: str, samples: int, seed: int) -> IdentityPool:
 
 def _aligned(rgb: np.ndarray, landmarks: np.ndarray, template: np.ndarray, res: int):
     """The face warped onto the template; edges replicated, so no border colour is averaged."""
-    from faceveil.gen.align import align_matrix
+    from faceveil.align import align_matrix
 
     m = align_matrix(landmarks, template)
     return cv2.warpAffine(rgb, m, (res, res), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
@@ -252,7 +251,7 @@ def user_gallery(folder: str | Path) -> IdentityPool:
 
 @functools.lru_cache(maxsize=4)
 def _user(folder: str, signature: tuple) -> IdentityPool:
-    from faceveil.gen.align import largest_face
+    from faceveil.align import largest_face
     from faceveil.io.images import read_image, to_rgb8
 
     generator, _ = model()
@@ -292,15 +291,15 @@ def gallery_for(opts: AnonymizeOptions) -> IdentityPool:
     return gallery
 
 
-def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
+def replace_face(
+    rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState
+) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a k-average; raises Fallback."""
     gallery = gallery_for(opts)  # first: a bad gallery is an error, not a blurred face
     aligned = align(rgb, face)  # Fallback for a face too small or turned too far
-    run = (id(opts), face.track_id)
-    if face.track_id is not None and run in _tracks:  # a known track keeps its k-set
-        average, widen = _tracks[run]
-        _tracks.move_to_end(run)
-        return aligned.widened(widen).paste(rgb, average)
+    known = run.reuse("ksame", face.track_id)
+    if known is not None:  # a known track keeps its k-set
+        return aligned.widened(known.extra).paste(rgb, known.face_rgb)
     check = IdentityCheck(rgb, face, opts)
     sets = gallery.k_sets(_labels(rgb, face), opts.k)
     for widen in WIDEN:
@@ -309,13 +308,16 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
             average = gallery.average(members)
             out = oval.paste(rgb, average)
             if check.hidden(out):
-                if face.track_id is not None:
-                    _tracks[run] = (average, widen)
+                run.remember("ksame", face.track_id, Tracked(average, extra=widen))
                 return out
     raise Fallback(f"no average of {opts.k} gallery identities passed the identity check")
 
 
-@register("ksame", "the average of the k nearest gallery identities (k-Same); identity checked")
+@register(
+    "ksame",
+    "the average of the k nearest gallery identities (k-Same); identity checked",
+    tracked=True,
+)
 @replacing
-def ksame(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
-    return replace_face(rgb, face, opts)
+def ksame(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, *, run: RunState) -> np.ndarray:
+    return replace_face(rgb, face, opts, run)
