@@ -19,6 +19,7 @@ from faceveil.analysis.attributes import analyze_faces
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize import AnonymizeOptions, ksame
 from faceveil.anonymize.regions import face_region
+from faceveil.anonymize.state import RunState
 from faceveil.detect import detect
 from faceveil.errors import InputError
 from faceveil.faces import Face
@@ -245,11 +246,12 @@ def test_a_video_track_keeps_its_k_set(pasted):
     image = skimage.data.astronaut()
     face = dataclasses.replace(_largest(image)[0], track_id=7)
     opts = AnonymizeOptions(method="ksame", k=3)
-    ksame.replace_face(image, face, opts)
+    run = RunState()
+    ksame.replace_face(image, face, opts, run)
     chosen = pasted[-1]
     moved = np.roll(image, 6, axis=1)  # the next frame: the face moved, the search is not rerun
     face2 = dataclasses.replace(face, box=(face.box[0] + 6, *face.box[1:]))
     face2 = dataclasses.replace(face2, landmarks=face.landmarks + np.float32([6, 0]))
     pasted.clear()
-    ksame.replace_face(moved, face2, opts)
+    ksame.replace_face(moved, face2, opts, run)
     assert len(pasted) == 1 and np.array_equal(pasted[0], chosen)

@@ -9,6 +9,7 @@ import numpy as np
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.regions import face_region
 from faceveil.anonymize.registry import FALLBACK_METHOD, Fallback, get_method
+from faceveil.anonymize.state import RunState
 from faceveil.faces import Face
 
 
@@ -36,14 +37,17 @@ def apply_to_faces(
     options: AnonymizeOptions,
     notes: list[str] | None = None,
     details: list[dict] | None = None,
+    run: RunState | None = None,
 ) -> np.ndarray:
     """A copy of `image` with `options.method` applied to each face; the input is unchanged.
 
     A face the method cannot handle gets the fallback method (blur) instead, never nothing;
     why goes to `notes`, if given. What a reporting method (``attributes``) did to each face
-    goes to `details`, with the face's box.
+    goes to `details`, with the face's box. `run` is the memory of a video run (each track
+    keeps its replacement); a single image gets a fresh one.
     """
     method = get_method(options.method)
+    run = run if run is not None else RunState()
     out = image.copy()
     if not method.composited:  # it draws: on the colour channels only, alpha is kept
         rgba = out.ndim == 3 and out.shape[2] == 4
@@ -72,11 +76,11 @@ def apply_to_faces(
             landmarks=face.landmarks - np.array([region.x0, region.y0], np.float32),
         )
         info: dict = {}
+        context: dict = {"info": info} if method.reports else {}
+        if method.tracked:
+            context["run"] = run
         try:
-            if method.reports:
-                new = method.fn(roi, local, options, info=info)
-            else:
-                new = method.fn(roi, local, options)
+            new = method.fn(roi, local, options, **context)
         except Fallback as why:
             new = get_method(FALLBACK_METHOD).fn(roi, local, options)
             if notes is not None:

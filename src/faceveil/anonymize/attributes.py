@@ -30,12 +30,12 @@ from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import (
     IDENTITY_LIMIT,
     IdentityCheck,
-    TrackCache,
     align,
     as_roi,
     attributes,
     model,
 )
+from faceveil.anonymize.state import RunState, Tracked
 from faceveil.errors import InputError
 from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
@@ -46,9 +46,6 @@ FLIPPABLE = ("gender", "smile")  # binary attributes: flip means the other side
 FLIP_TO = 3.0  # z units past the boundary a flipped attribute lands
 STRENGTHS = (1.0, 1.5, 2.0, 3.0, 4.0)  # edit multiples tried until identity is hidden
 AGE_CHANGED = 5.0  # years: a smaller change of the estimated age is not reported as changed
-TRACK_SMOOTHING = 0.5
-REDRAW_EVERY = 3
-_tracks = TrackCache()  # (run, track) -> (edit vector, z_face, face, frames since)
 
 
 def parse_edit(text: str | None) -> dict[str, float | str]:
@@ -103,24 +100,24 @@ def changed_attributes(before, after) -> list[str]:
     return changed
 
 
-def edit_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) -> np.ndarray:
+def edit_face(
+    rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict, run: RunState
+) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` edited until it is not recognised; raises Fallback."""
     from faceveil.gen.encoder import encode
 
     changes = parse_edit(opts.edit)
     aligned = align(rgb, face)
     generator, encoder = model()
+    known = run.reuse(
+        "attributes",
+        face.track_id,
+        z_now=lambda: encode(encoder, aligned.crop),
+        redraw=lambda t: generator.decode(t.z_face + t.extra),
+    )
+    if known is not None:  # a known track: the same edit, smoothed
+        return aligned.paste(rgb, known.face_rgb)
     z_face = encode(encoder, aligned.crop)
-    run = (id(opts), face.track_id)
-    if face.track_id is not None and run in _tracks:  # a known track: same edit, smoothed
-        offset, z_prev, face_rgb, age = _tracks[run]
-        if age >= REDRAW_EVERY:
-            z_face = TRACK_SMOOTHING * z_prev + (1 - TRACK_SMOOTHING) * z_face
-            face_rgb, age = generator.decode(z_face + offset), 0
-        else:
-            z_face = z_prev
-        _tracks[run] = (offset, z_face, face_rgb, age + 1)
-        return aligned.paste(rgb, face_rgb)
     before = attributes(rgb, face)
     check = IdentityCheck(rgb, face, opts)
     offset = edit_vector(z_face, changes, before)
@@ -138,8 +135,7 @@ def edit_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) -
                 after=_summary(after),
                 changed=changed_attributes(before, after),
             )
-            if face.track_id is not None:
-                _tracks[run] = (strength * offset, z_face, face_rgb, 1)
+            run.remember("attributes", face.track_id, Tracked(face_rgb, z_face, strength * offset))
             return out
     raise Fallback(f"still recognisable (SFace {similarity:.2f}) after a {STRENGTHS[-1]:g}x edit")
 
@@ -148,8 +144,10 @@ def edit_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) -
     "attributes",
     "the face's own latent moved along age, gender and smile directions until not recognised",
     reports=True,
+    tracked=True,
+    validate=lambda opts: parse_edit(opts.edit),  # bad syntax fails before any file is read
 )
 def attributes_method(
-    roi: np.ndarray, face: Face, opts: AnonymizeOptions, *, info: dict
+    roi: np.ndarray, face: Face, opts: AnonymizeOptions, *, info: dict, run: RunState
 ) -> np.ndarray:
-    return as_roi(edit_face(to_rgb8(roi), face, opts, info), roi)
+    return as_roi(edit_face(to_rgb8(roi), face, opts, info, run), roi)

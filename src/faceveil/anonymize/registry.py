@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-# fn(roi, face_in_roi, options) -> roi-shaped array of the same dtype; a method registered
-# with reports=True is also given ``info=dict`` to fill with what it did to the face.
+# fn(roi, face_in_roi, options) -> roi-shaped array of the same dtype. A method registered with
+# reports=True is also given ``info=dict`` to fill with what it did to the face, and one
+# registered with tracked=True ``run=RunState``, where it keeps what a video track reuses.
 MethodFn = Callable[..., np.ndarray]
 
 
@@ -19,6 +21,8 @@ class Method:
     description: str
     composited: bool = True  # False: the method draws on the image itself (``none``)
     reports: bool = False  # True: fn also takes info=dict, which ends up in the report
+    tracked: bool = False  # True: fn also takes run=RunState (per-run, per-track memory)
+    validate: Callable[[Any], None] | None = None  # options -> None, raising ValueError
 
 
 METHODS: dict[str, Method] = {}
@@ -29,11 +33,19 @@ class Fallback(Exception):  # noqa: N818  (a signal, not an error: the face is s
     """Raised by a method that cannot handle a face; the face gets FALLBACK_METHOD instead."""
 
 
-def register(name: str, description: str, *, composited: bool = True, reports: bool = False):
+def register(
+    name: str,
+    description: str,
+    *,
+    composited: bool = True,
+    reports: bool = False,
+    tracked: bool = False,
+    validate: Callable[[Any], None] | None = None,
+):
     def wrap(fn: MethodFn) -> MethodFn:
         if name in METHODS:
             raise ValueError(f"method {name!r} is already registered")
-        METHODS[name] = Method(name, fn, description, composited, reports)
+        METHODS[name] = Method(name, fn, description, composited, reports, tracked, validate)
         return fn
 
     return wrap

@@ -18,13 +18,15 @@ from tqdm import tqdm
 
 from faceveil.anonymize.apply import apply_to_faces
 from faceveil.anonymize.options import AnonymizeOptions
-from faceveil.anonymize.report import BatchReport, FileReport
+from faceveil.anonymize.report import BatchReport, FileReport, SkippedFile
 from faceveil.anonymize.video import Cancelled, anonymize_video
 from faceveil.detect import detect
 from faceveil.errors import FaceveilError, InputError, OutputError
 from faceveil.faces import Face
+from faceveil.io.atomic import sweep_stale_temp
 from faceveil.io.images import IMAGE_EXTENSIONS, load_image, write_image
 from faceveil.io.video import VIDEO_EXTENSIONS
+from faceveil.io.walk import Skipped, media_files
 
 log = logging.getLogger(__name__)
 SUFFIX = "_anonymized"
@@ -116,27 +118,24 @@ def default_output(src: Path) -> Path:
     return src.with_name(src.stem + SUFFIX + src.suffix)
 
 
-def _walk(folder: Path, exclude: set[Path]) -> list[Path]:
-    files = []
-    for path in sorted(folder.rglob("*")):
-        if any(path == ex or ex in path.parents for ex in exclude):
-            continue
-        if (
-            path.is_file()
-            and path.suffix.lower() in MEDIA_EXTENSIONS
-            and not path.name.startswith(".")
-        ):
-            files.append(path)
+def _walk(folder: Path, exclude: set[Path], skipped: list[Skipped]) -> list[Path]:
+    files, passed_over = media_files(folder, MEDIA_EXTENSIONS, exclude)
+    skipped += passed_over
     return files
 
 
-def plan(inputs: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
+def plan(
+    inputs: list[Path], output: Path | None, skipped: list[Skipped] | None = None
+) -> list[tuple[Path, Path]]:
     """Pair every input file with its output path.
 
     One file input: `output` is the output file (or a folder when it already is one). Several
     inputs or a folder: `output` is a folder, and each file keeps its path relative to its
     folder input. Without `output`, outputs go beside the inputs with the ``_anonymized`` suffix.
+    The files a folder walk passes over (other formats, dangling links) are appended to
+    `skipped` when it is given.
     """
+    skipped = skipped if skipped is not None else []
     if not inputs:
         raise InputError("no input given")
     single_file = len(inputs) == 1 and not inputs[0].is_dir()
@@ -147,7 +146,7 @@ def plan(inputs: list[Path], output: Path | None) -> list[tuple[Path, Path]]:
             if len(inputs) > 1 and output is not None:
                 root = output / src.name
             exclude = {root.resolve()} if root.resolve() != src.resolve() else set()
-            pairs += [(f, root / f.relative_to(src)) for f in _walk(src, exclude)]
+            pairs += [(f, root / f.relative_to(src)) for f in _walk(src, exclude, skipped)]
         elif output is None:
             pairs.append((src, default_output(src)))
         elif single_file and not output.is_dir():
@@ -174,6 +173,84 @@ def _check_pair(src: Path, dst: Path, options: AnonymizeOptions, overwrite: bool
     return "image"
 
 
+def process_file(
+    src: Path,
+    dst: Path,
+    options: AnonymizeOptions,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FileReport:
+    """Anonymise one image or video file into `dst`, atomically; raises for a bad file.
+
+    Every surface goes through here: the CLI, the Dask workers and the studio's jobs. A video
+    gets its own :class:`~faceveil.anonymize.state.RunState`, so nothing carries over from
+    one file to the next. `on_progress` and `should_stop` are used for videos.
+    """
+    if _check_pair(src, dst, options, overwrite) == "video":
+        return anonymize_video(
+            src, dst, options, progress=progress, on_progress=on_progress, should_stop=should_stop
+        )
+    return anonymize_image_file(src, dst, options)
+
+
+def _failed(src: Path, exc: BaseException, options: AnonymizeOptions) -> FileReport:
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if str(src) not in message:
+        message = f"{src}: {message}"
+    log.debug("failed %s", src, exc_info=True)
+    return FileReport(str(src), None, method=options.method, status="failed", error=message)
+
+
+def run(
+    pairs: list[tuple[Path, Path]],
+    options: AnonymizeOptions,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_file: Callable[[int, int], None] | None = None,
+    batch: BatchReport | None = None,
+) -> BatchReport:
+    """:func:`process_file` over (input, output) pairs; a bad file is reported, not fatal.
+
+    `on_progress(done, total)` counts a video's frames, `on_file(done, total)` the files.
+    `should_stop()` is polled before each file (and each video frame); a stop raises
+    :class:`~faceveil.anonymize.video.Cancelled`, keeping the files already written.
+    """
+    batch = batch if batch is not None else BatchReport()
+    seen: dict[Path, Path] = {}
+    bar = tqdm(pairs, unit="file", disable=not progress or len(pairs) < 2, desc="faceveil")
+    try:
+        for src, dst in bar:
+            if should_stop is not None and should_stop():
+                raise Cancelled(f"stopped before {src}")
+            try:
+                if dst.resolve() in seen:
+                    raise OutputError(f"{src}: same output name as {seen[dst.resolve()]}")
+                seen[dst.resolve()] = src
+                rep = process_file(
+                    src,
+                    dst,
+                    options,
+                    overwrite=overwrite,
+                    progress=progress,
+                    on_progress=on_progress,
+                    should_stop=should_stop,
+                )
+            except (FaceveilError, OSError, ValueError) as exc:
+                rep = _failed(src, exc, options)
+            batch.files.append(rep)
+            if on_file is not None:
+                on_file(len(seen), len(pairs))
+    finally:
+        bar.close()
+    return batch
+
+
 def anonymize_paths(
     inputs: list[str | Path],
     output: str | Path | None = None,
@@ -186,11 +263,8 @@ def anonymize_paths(
 ) -> BatchReport:
     """Anonymise files, folders and videos; failed inputs are reported, never fatal.
 
-    Returns a :class:`BatchReport`; ``report.failed`` lists the inputs that failed.
-    `on_progress(done, total)` and `should_stop()` are passed to :func:`anonymize_video` for
-    each video; `should_stop` is also polled before each file. A stop raises
-    :class:`~faceveil.anonymize.video.Cancelled` (files already written are kept; the one in
-    progress is not written).
+    Returns a :class:`BatchReport`; ``report.failed`` lists the inputs that failed. The
+    inputs are paired with outputs by :func:`plan`, then processed by :func:`run`.
     """
     options = options or AnonymizeOptions()
     paths = [Path(p) for p in inputs]
@@ -202,39 +276,21 @@ def anonymize_paths(
                 str(p), status="failed", method=options.method, error=f"{p}: no such file or folder"
             )
         )
+    skipped: list[Skipped] = []
     pairs = (
-        plan([p for p in paths if p.exists()], Path(output) if output else None)
+        plan([p for p in paths if p.exists()], Path(output) if output else None, skipped)
         if len(missing) < len(paths)
         else []
     )
-    seen: dict[Path, Path] = {}
-    bar = tqdm(pairs, unit="file", disable=not progress or len(pairs) < 2, desc="faceveil")
-    for src, dst in bar:
-        if should_stop is not None and should_stop():
-            bar.close()
-            raise Cancelled(f"stopped before {src}")
-        try:
-            if dst.resolve() in seen:
-                raise OutputError(f"{src}: same output name as {seen[dst.resolve()]}")
-            seen[dst.resolve()] = src
-            kind = _check_pair(src, dst, options, overwrite)
-            if kind == "video":
-                rep = anonymize_video(
-                    src,
-                    dst,
-                    options,
-                    progress=progress,
-                    on_progress=on_progress,
-                    should_stop=should_stop,
-                )
-            else:
-                rep = anonymize_image_file(src, dst, options)
-        except (FaceveilError, OSError, ValueError) as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if str(src) not in message:
-                message = f"{src}: {message}"
-            log.debug("failed %s", src, exc_info=True)
-            rep = FileReport(str(src), None, method=options.method, status="failed", error=message)
-        batch.files.append(rep)
-    bar.close()
-    return batch
+    batch.skipped += [SkippedFile(str(s.path), s.reason) for s in skipped]
+    for folder in {dst.parent for _, dst in pairs}:  # what killed runs left there
+        sweep_stale_temp(folder)
+    return run(
+        pairs,
+        options,
+        overwrite=overwrite,
+        progress=progress,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        batch=batch,
+    )

@@ -34,13 +34,13 @@ from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import (
     IDENTITY_LIMIT,
     IdentityCheck,
-    TrackCache,
     align,
     attributes,
     model,
     replacing,
     scouting_copy,
 )
+from faceveil.anonymize.state import RunState, Tracked
 from faceveil.faces import Face
 
 CANDIDATES = 8
@@ -50,9 +50,7 @@ ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (gr
 ATTEMPTS = ((0.5, 1.0), (0.3, 1.0), (0.0, 1.0), (0.0, 1.25))
 FAR_MISS = 0.1  # a try this far above the limit skips to the widened oval
 CHECKS = 2  # identity checks (SFace, ~17 ms each) per attempt, best-fitting candidates first
-TRACK_SMOOTHING = 0.5  # weight of the previous pose latent on a track
 REDRAW_EVERY = 4  # frames a track's face is re-warped before it is decoded again
-_tracks = TrackCache()  # (run, track) -> (z_new, z_face, a, face, frames since, widen)
 
 
 def _identity_latents(seed: int, key: int, before, dim: int) -> np.ndarray:
@@ -96,7 +94,13 @@ def _attribute_cost(before, after) -> float:
     return ATTRIBUTE_WEIGHT * (2.0 * gender + age + 1.5 * emotion)
 
 
-def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
+def _mix_decode(generator, z_face: np.ndarray, z_new: np.ndarray, a: float) -> np.ndarray:
+    return generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new)
+
+
+def replace_face(
+    rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState
+) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a synthetic face; raises Fallback."""
     from faceveil.gen.encoder import encode
 
@@ -107,19 +111,15 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
         if face.track_id is not None
         else zlib.crc32(np.round(np.asarray(face.box) / 4).astype(np.int32).tobytes())
     )
-    run = (id(opts), face.track_id)
-    if face.track_id is not None and run in _tracks:  # a known track: no search
-        z_new, z_prev, a, face_rgb, age, widen = _tracks[run]
-        if age >= REDRAW_EVERY:  # re-read pose and expression, smoothed against flicker
-            z_face = TRACK_SMOOTHING * z_prev + (1 - TRACK_SMOOTHING) * encode(
-                encoder, aligned.crop
-            )
-            face_rgb = generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new)
-            age = 0
-        else:
-            z_face = z_prev
-        _tracks[run] = (z_new, z_face, a, face_rgb, age + 1, widen)
-        return aligned.widened(widen).paste(rgb, face_rgb)
+    known = run.reuse(
+        "synth",
+        face.track_id,
+        z_now=lambda: encode(encoder, aligned.crop),
+        redraw=lambda t: _mix_decode(generator, t.z_face, *t.extra[:2]),
+        redraw_every=REDRAW_EVERY,
+    )
+    if known is not None:  # a known track: no search, the same new identity
+        return aligned.widened(known.extra[2]).paste(rgb, known.face_rgb)
     z_face = encode(encoder, aligned.crop)
     small_rgb, small_face = scouting_copy(rgb, face)
     scout = align(small_rgb, small_face)
@@ -129,7 +129,7 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
     while attempts:
         attempt, (a, widen) = attempts.pop(0)
         z_new = _identity_latents(opts.seed, key * 8 + attempt, before, generator.latent_dim)
-        faces = generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new)
+        faces = _mix_decode(generator, z_face, z_new, a)
         scored = [scout.widened(widen).paste_scored(small_rgb, c) for c in faces]
         seen = _attributes_side_by_side([out for out, _ in scored], small_face)
         ranked = sorted(
@@ -142,8 +142,7 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
             out = aligned.widened(widen).paste(rgb, candidate)
             similarity = check.similarity(out)
             if similarity < IDENTITY_LIMIT:
-                if face.track_id is not None:
-                    _tracks[run] = (z, z_face, a, candidate, 1, widen)
+                run.remember("synth", face.track_id, Tracked(candidate, z_face, (z, a, widen)))
                 return out
             nearest = min(nearest, similarity)
         if nearest > IDENTITY_LIMIT + FAR_MISS:  # glasses or hair give it away: widen at once
@@ -151,7 +150,9 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
     raise Fallback("no synthetic face passed the identity check")
 
 
-@register("synth", "a synthetic face that keeps pose, light, age, gender and expression")
+@register(
+    "synth", "a synthetic face that keeps pose, light, age, gender and expression", tracked=True
+)
 @replacing
-def synth(rgb: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndarray:
-    return replace_face(rgb, face, opts)
+def synth(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, *, run: RunState) -> np.ndarray:
+    return replace_face(rgb, face, opts, run)

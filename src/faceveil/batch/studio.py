@@ -6,7 +6,6 @@ filesystem): they read the stored images and write the job's outputs there direc
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -27,8 +26,6 @@ def anonymize_images(ctx, items: list[tuple[int, Path, Path]], options, *, share
     from faceveil.batch.engine import open_client, run_pairs
     from faceveil.server.jobs_worker import JobCancelled
 
-    # The studio's own loop writes without metadata; the cluster gives the same bytes.
-    options = dataclasses.replace(options, keep_metadata=False)
     todo = [(str(src), str(dst)) for _, src, dst in items if not dst.exists()]
     total, done = len(items), [len(items) - len(todo)]
     rows: dict[str, dict] = {}

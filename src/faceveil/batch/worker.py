@@ -1,7 +1,7 @@
 """What runs on a Dask worker: one chunk of files, one manifest row per file.
 
 Each file goes through the same functions as ``faceveil anonymize`` (the runner's
-``anonymize_image_file`` / ``anonymize_video``), so a cluster's outputs equal a single
+``process_file``), so a cluster's outputs equal a single
 process's byte for byte. The models are per-process caches (``functools.lru_cache``):
 a worker process loads them once, and :class:`WarmUp` loads the detector when the worker
 starts, before its first chunk.
@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from faceveil.anonymize.options import AnonymizeOptions
+from faceveil.anonymize.runner import process_file
 
 HASH_BLOCK = 1 << 20
 
@@ -54,15 +55,6 @@ def _one_line(exc: BaseException, src: str, local: Path | None = None) -> str:
     if local is not None:  # name the URL, not its temporary copy
         message = message.replace(str(local), src)
     return message if src in message else f"{src}: {message}"
-
-
-def _anonymize_local(src: Path, dst: Path, options: AnonymizeOptions):
-    from faceveil.anonymize.runner import _check_pair, anonymize_image_file
-    from faceveil.anonymize.video import anonymize_video
-
-    if _check_pair(src, dst, options, overwrite=False) == "video":
-        return anonymize_video(src, dst, options, progress=False)
-    return anonymize_image_file(src, dst, options)
 
 
 @contextlib.contextmanager
@@ -117,7 +109,7 @@ def process_one(src: str, dst: str, options: AnonymizeOptions, prior: dict | Non
                 row.update(status="skipped", output_hash=prior["output_hash"],
                            faces=prior.get("faces"))  # fmt: skip
             else:
-                report = _anonymize_local(local_src, local_dst, options)
+                report = process_file(local_src, local_dst, options)
                 row["output_hash"] = file_hash(str(local_dst))[1]
                 publish()
                 row.update(faces=report.face_count, status="ok")

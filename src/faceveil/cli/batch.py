@@ -6,24 +6,22 @@ from typing import Annotated
 
 import typer
 
-from faceveil.anonymize import METHODS, AnonymizeOptions
-from faceveil.anonymize.regions import SHAPES
-from faceveil.cli.anonymize import _parse_color
+from faceveil.anonymize import AnonymizeOptions
 from faceveil.cli.common import app, fail
+from faceveil.cli.options import with_options
 from faceveil.errors import FaceveilError
 
 SHOWN_FAILURES = 20
 
 
 @app.command("batch")
+@with_options("batch")
 def batch_cmd(
     source: Annotated[str, typer.Argument(help="Folder or file; local path or fsspec URL.")],
+    options: AnonymizeOptions,
     output: Annotated[
         str, typer.Option("--output", "-o", help="Output folder: the input tree is mirrored.")
     ],
-    method: Annotated[
-        str, typer.Option("--method", "-m", help=f"One of: {', '.join(METHODS)}.")
-    ] = "blur",
     scheduler: Annotated[
         str,
         typer.Option(
@@ -54,23 +52,6 @@ def batch_cmd(
             "Default: OUTPUT/_faceveil_manifest.parquet."
         ),
     ] = None,
-    shape: Annotated[str, typer.Option(help=f"Region shape: {', '.join(SHAPES)}.")] = "ellipse",
-    mask_scale: Annotated[float, typer.Option(help="Enlargement of the face box.")] = 1.3,
-    thresh: Annotated[float, typer.Option("--thresh", help="Detector score threshold.")] = 0.6,
-    max_side: Annotated[
-        int | None, typer.Option(help="Longest side the detector's main pass sees (0: full).")
-    ] = None,
-    small_faces: Annotated[
-        bool | None,
-        typer.Option("--small-faces/--no-small-faces", help="Tiled 2x pass for 10-20 px faces."),
-    ] = None,
-    blur_strength: Annotated[float, typer.Option(help="Multiplies the blur sigma.")] = 1.0,
-    pixel_blocks: Annotated[int, typer.Option(help="Mosaic blocks across a face.")] = 8,
-    color: Annotated[str, typer.Option(help="Fill colour for solid: R,G,B or #RRGGBB.")] = "0,0,0",
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic identities (synth).")] = 0,
-    keep_metadata: Annotated[
-        bool, typer.Option("--keep-metadata", help="Keep EXIF/GPS (stripped by default).")
-    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Anonymise a dataset on Dask: resumable, with a per-file manifest."""
@@ -84,22 +65,6 @@ def batch_cmd(
         fail(f"--workers must be at least 1, got {workers}", 2)
     if scheduler != "local" and "://" not in scheduler:
         fail(f"--scheduler must be 'local' or an address like tcp://host:8786, not {scheduler}", 2)
-    try:
-        options = AnonymizeOptions(
-            method=method,
-            shape=shape,
-            mask_scale=mask_scale,
-            threshold=thresh,
-            max_side=max_side,
-            small_faces=small_faces,
-            blur_strength=blur_strength,
-            pixel_blocks=pixel_blocks,
-            color=_parse_color(color),
-            seed=seed,
-            keep_metadata=keep_metadata,
-        )
-    except (ValueError, typer.BadParameter) as exc:
-        fail(str(exc), 2)
     bar = None
 
     def on_start(total: int, info) -> None:

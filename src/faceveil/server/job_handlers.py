@@ -14,19 +14,15 @@ from sqlalchemy import select
 from faceveil.errors import InputError
 from faceveil.server.models_db import Dataset, Image, ModelRecord
 
-# Options a client may set; paths (replace_image, gallery) would read the server's disk.
-OPTION_KEYS = (
-    "method", "shape", "mask_scale", "feather", "threshold", "max_side", "small_faces",
-    "blur_strength", "pixel_blocks", "color", "keep_metadata", "seed", "edit", "k",
-)  # fmt: skip
 TRAIN_KEYS = ("arch", "res", "epochs", "batch", "lr", "seed", "latent_dim", "width", "kl_beta")
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EPOCH_TEMPLATE_SAMPLES = 8  # cheap landmark template between epochs; the last one is full
 
 
 def _options(params: dict):
-    """AnonymizeOptions from ``params["options"]`` (plus ``method``), checked now."""
-    from faceveil.anonymize import AnonymizeOptions
+    """AnonymizeOptions from ``params["options"]`` (plus ``method``), checked now; the keys
+    a job takes are those its option declarations allow (never a server path)."""
+    from faceveil.anonymize.options import options_from
 
     raw = params.get("options") or {}
     if not isinstance(raw, dict):
@@ -34,15 +30,7 @@ def _options(params: dict):
     raw = dict(raw)
     if params.get("method"):
         raw["method"] = params["method"]
-    bad = set(raw) - set(OPTION_KEYS)
-    if bad:
-        raise InputError(f"unknown or forbidden option(s): {', '.join(sorted(map(str, bad)))}")
-    try:
-        if "color" in raw:
-            raw["color"] = tuple(int(c) for c in raw["color"])
-        return AnonymizeOptions.from_kwargs(**raw)
-    except (TypeError, ValueError) as exc:
-        raise InputError(str(exc)) from None
+    return options_from("job", raw)
 
 
 def _dataset(store, dataset_id) -> Dataset:
@@ -140,42 +128,49 @@ def validate_dataset_job(store, params: dict) -> dict:
     return {**params, "dataset_id": ds.id}
 
 
-def run_dataset(ctx) -> dict:
-    from faceveil.anonymize import anonymize
-    from faceveil.io.images import write_image
+def _anonymize_here(ctx, items: list[tuple[int, Path, Path]], options):
+    """The runner over (image_id, source, target) in this process; targets that exist (a
+    resumed job) are kept. Returns (targets done, faces, failed list) like the cluster's."""
+    from faceveil.anonymize.runner import run
 
-    opts = _options(ctx.params).summary()
-    opts.pop("replace_image", None)
-    opts.pop("gallery", None)
-    opts["color"] = tuple(opts["color"])
-    method = opts.pop("method")
+    todo = [(src, dst) for _, src, dst in items if not dst.exists()]
+    batch = run(
+        todo,
+        options,
+        overwrite=True,
+        progress=False,
+        should_stop=ctx.should_stop,
+        on_file=lambda done, total: ctx.progress(90 * done / max(total, 1)),
+    )
+    ids = {src: image_id for image_id, src, _ in items}
+    failed = [
+        {"image_id": ids[Path(r.input)], "error": (r.error or "").replace(r.input, "the image")}
+        for r in batch.failed
+    ]
+    bad = {Path(r.input) for r in batch.failed}
+    done = [dst for _, src, dst in items if src not in bad]
+    return done, sum(r.face_count for r in batch.files if r.status == "ok"), failed
+
+
+def run_dataset(ctx) -> dict:
+    from faceveil.anonymize.video import Cancelled
+    from faceveil.server.jobs_worker import JobCancelled
+
+    options = _options(ctx.params)
     images = _images(ctx.store, ctx.params["dataset_id"], ctx.params.get("split"))
     out_dir = ctx.result_dir / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
+    items = [
+        (image_id, ctx.store.files.path(sha), _target(ctx, out_dir, image_id, sha, filename))
+        for image_id, sha, filename in images
+    ]
     from faceveil.batch.studio import anonymize_images, scheduler_address
 
-    if scheduler_address():  # FACEVEIL_DASK_SCHEDULER: the same work on a Dask cluster
-        items = [
-            (image_id, ctx.store.files.path(sha), _target(ctx, out_dir, image_id, sha, filename))
-            for image_id, sha, filename in images
-        ]
-        done_names, faces, failed = anonymize_images(ctx, items, _options(ctx.params))
-        images = []  # done: skip the in-process loop below
-    else:
-        done_names, faces, failed = [], 0, []
-    for n, (image_id, sha, filename) in enumerate(images):
-        ctx.check()
-        target = _target(ctx, out_dir, image_id, sha, filename)
-        if not target.exists():  # a resumed job keeps what it already made
-            try:
-                out, report = anonymize(ctx.store.files.path(sha), method, **opts)
-                write_image(target, out)
-                faces += report.face_count
-            except Exception as exc:  # one bad image does not sink the dataset
-                failed.append({"image_id": image_id, "error": str(exc).splitlines()[0]})
-                continue
-        done_names.append(target)
-        ctx.progress(90 * (n + 1) / max(len(images), 1), f"{filename}: done")
+    anonymize_on = anonymize_images if scheduler_address() else _anonymize_here
+    try:
+        done_names, faces, failed = anonymize_on(ctx, items, options)
+    except Cancelled:
+        raise JobCancelled() from None
     archive = ctx.result_dir / "anonymized.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         for p in done_names:

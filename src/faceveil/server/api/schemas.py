@@ -6,21 +6,18 @@ Request models are flat (files are added to the documented body by
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from faceveil.anonymize import METHODS
+from faceveil.anonymize.options import fields_for
 
-MethodName = Literal[tuple(METHODS)]  # type: ignore[valid-type]
 InvertMethod = Literal["auto", "encoder", "optimize", "encoder+optimize"]
 ImageFormat = Literal["png", "jpeg"]
 Seed = Field(0, ge=0, le=2**31 - 1, description="the same seed gives the same result")
 Size = Field(256, ge=16, le=1024, description="output side in pixels")
 Model = Field(None, max_length=200, description="generator name; the default one when absent")
 MAX_GRID_PIXELS = 16 * 512 * 512
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
 
 class Strict(BaseModel):
@@ -36,47 +33,36 @@ class DetectOptions(Strict):
     small_faces: bool = Field(True, description="also scan at 2x for 10-20 px faces")
 
 
-class AnonymizeFields(Strict):
-    """Mirrors faceveil.AnonymizeOptions (server paths such as a gallery are not accepted)."""
+def _pydantic_field(f, spec) -> tuple[Any, Any]:
+    """(type, Field) of one declared option, for the request model."""
+    choices = spec.choice_list()
+    if choices:
+        kind: Any = Literal[choices]  # type: ignore[valid-type]
+    elif f.name == "color":
+        kind = list[int] | str
+    else:
+        kind = {"float": float, "int": int, "int | None": int | None, "bool": bool,
+                "bool | None": bool | None, "str | None": str | None}[str(f.type)]  # fmt: skip
+    bounds = {k: getattr(spec, k) for k in ("ge", "gt", "le") if getattr(spec, k) is not None}
+    if kind in (str | None,):
+        bounds["max_length"] = 200
+    default = list(f.default) if isinstance(f.default, tuple) else f.default
+    return kind, Field(default, description=spec.help, **bounds)
 
-    method: MethodName = "blur"  # type: ignore[valid-type]
-    shape: Literal["ellipse", "box"] = "ellipse"
-    mask_scale: float = Field(1.3, ge=0.5, le=4)
-    feather: float = Field(0.1, ge=0, le=0.5)
-    threshold: float = Field(0.6, gt=0, le=1)
-    max_side: int | None = Field(None, ge=0, le=8192)
-    small_faces: bool | None = None
-    blur_strength: float = Field(1.0, gt=0, le=20)
-    pixel_blocks: int = Field(8, ge=2, le=256)
-    color: list[int] | str = Field(
-        default_factory=lambda: [0, 0, 0], description="'#rrggbb', 'r,g,b' or [r, g, b]"
-    )
-    seed: int = Seed
-    edit: str | None = Field(None, max_length=200, description="e.g. age=+2,smile=-1")
-    k: int = Field(5, ge=2, le=100)
-    budget: Literal["low", "mid", "high", "max"] = Field("mid", description="cloak: budget")
-    target: Literal["decoy", "away"] = Field("decoy", description="cloak: toward a decoy or away")
 
-    @field_validator("color")
-    @classmethod
-    def _color(cls, v):
-        if isinstance(v, str):
-            m = _HEX.match(v.strip())
-            if m:
-                v = [int(m.group(1)[i : i + 2], 16) for i in (0, 2, 4)]
-            else:
-                try:
-                    v = [int(p) for p in v.split(",")]
-                except ValueError:
-                    raise ValueError("color must be '#rrggbb', 'r,g,b' or three numbers") from None
-        if len(v) != 3 or not all(0 <= c <= 255 for c in v):
-            raise ValueError("color must be three values in 0..255")
-        return v
-
+class _OptionFields(Strict):
     def library_options(self) -> dict:
-        d = self.model_dump(include=set(AnonymizeFields.model_fields))
-        d["color"] = tuple(d["color"])
-        return d
+        """The anonymisation options of a request, as AnonymizeOptions keywords."""
+        return self.model_dump(include=set(AnonymizeFields.model_fields))
+
+
+# The anonymisation options the API takes: derived from their one declaration.
+AnonymizeFields = create_model(
+    "AnonymizeFields",
+    __base__=_OptionFields,
+    __doc__="The API's options of faceveil.AnonymizeOptions (no server paths).",
+    **{f.name: _pydantic_field(f, spec) for f, spec in fields_for("api")},
+)
 
 
 Recognizers = Field(
