@@ -2,8 +2,8 @@
 
 ``install(app)`` mounts ``/static`` and adds the pages. When ``FACEVEIL_API_TOKEN`` is set,
 every page needs the token like the API does (``Authorization: Bearer`` or the
-``faceveil_token`` cookie); ``/login`` is a form that sets that cookie. Static files hold no
-data, so the login page can be styled.
+``faceveil_token`` cookie); ``/login`` is a form that sets that cookie (5 wrong tokens a minute
+per client address, then 429). Static files hold no data, so the login page can be styled.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from faceveil.server import auth
+from faceveil.server.security import LoginThrottle
 
 HERE = Path(__file__).parent
 COOKIE = auth.COOKIE
@@ -80,7 +81,10 @@ def _page_handler(template: str):
             "token_required": bool(settings.api_token),
         }
         if template == "anonymize":
+            from faceveil.anonymize.options import form_fields
+
             context["methods"] = _methods()
+            context["option_fields"] = [f for f in form_fields() if f["name"] != "method"]
         if template == "datasets":
             context.update(_dataset_choices())
         if template == "models":
@@ -111,12 +115,22 @@ def install(app: FastAPI) -> None:
         context = {"page": "login", "pages": PAGES, "next": _safe_next(next), "error": None}
         return templates.TemplateResponse(request, "login.html", context)
 
+    throttle = LoginThrottle()  # per app: 5 wrong tokens a minute per client address
+
     @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
     async def login(request: Request, token: str = Form(""), next: str = Form("/")) -> Response:
         settings = request.app.state.settings
         target = _safe_next(next)
+        client = request.client.host if request.client else "?"
+        context = {"page": "login", "pages": PAGES, "next": target}
+        if settings.api_token and (wait := throttle.retry_after(client)):
+            context["error"] = f"Too many wrong tokens; try again in {wait} s."
+            return templates.TemplateResponse(
+                request, "login.html", context, status_code=429, headers={"Retry-After": str(wait)}
+            )
         if settings.api_token and not _tokens_match(token, settings.api_token):
-            context = {"page": "login", "pages": PAGES, "next": target, "error": "Wrong token."}
+            throttle.failed(client)
+            context["error"] = "Wrong token."
             return templates.TemplateResponse(request, "login.html", context, status_code=401)
         response = RedirectResponse(target, status_code=303)
         if settings.api_token:

@@ -65,6 +65,24 @@ AnonymizeFields = create_model(
 )
 
 
+class OptionField(BaseModel):
+    name: str
+    label: str
+    help: str
+    widget: Literal["select", "color", "text", "number"]
+    default: Any = None
+    choices: list[str] = []
+    methods: list[str] = []
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    step: float | None = None
+
+
+class OptionFieldsResponse(BaseModel):
+    fields: list[OptionField]
+
+
 Recognizers = Field(
     "sface",
     pattern=r"^(sface|dlib)(,(sface|dlib))*$",

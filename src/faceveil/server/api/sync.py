@@ -11,7 +11,6 @@ import re
 import time
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 import faceveil
@@ -20,6 +19,7 @@ from faceveil.server.api import latent
 from faceveil.server.api import schemas as s
 from faceveil.server.api.body import body_doc, file_store, read_body, store_file, wants_json
 from faceveil.server.errors import ApiError
+from faceveil.server.limits import run_heavy
 
 SHA = re.compile(r"^[0-9a-f]{64}$")
 ERRORS = s.error_responses(
@@ -52,6 +52,15 @@ def _anonymize_options(opts: s.AnonymizeFields) -> dict:
     except (TypeError, ValueError) as exc:
         raise ApiError(422, f"invalid options: {exc}") from None
     return options
+
+
+@router.get("/options/anonymize", response_model=s.OptionFieldsResponse, tags=["sync"])
+def anonymize_option_fields() -> s.OptionFieldsResponse:
+    """The anonymisation options the studio's form offers, from their one declaration: name,
+    label, help, widget, default, choices, bounds and the methods each applies to."""
+    from faceveil.anonymize.options import form_fields
+
+    return s.OptionFieldsResponse(fields=form_fields())
 
 
 @router.get("/health", response_model=s.HealthResponse, tags=["sync"])
@@ -94,7 +103,7 @@ async def detect(request: Request) -> s.DetectResponse:
             seconds=round(time.perf_counter() - start, 3),
         )
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)
 
 
 @router.post(
@@ -148,7 +157,7 @@ async def anonymize(
             audit=summary,
         )
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)
 
 
 @router.post(
@@ -174,7 +183,7 @@ async def verify(request: Request) -> s.VerifyResponse:
         )
         return s.VerifyResponse(**result.to_dict())
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)
 
 
 @router.post(
@@ -199,7 +208,7 @@ async def analyze(request: Request) -> s.AnalyzeResponse:
             faces=[f.to_dict() for f in faces], seconds=round(time.perf_counter() - start, 3)
         )
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)
 
 
 @router.post(
@@ -253,7 +262,7 @@ async def audit(request: Request) -> s.AuditResponse:
             seconds=round(time.perf_counter() - start, 3),
         )
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)
 
 
 @router.get(

@@ -135,14 +135,16 @@ async function runAudit(original, anonymized, already) {
   say(status, "Done.");
 }
 
-// The options as the anonymize_video job takes them: {method, options: {...}}.
+// The options as the anonymize_video job takes them: {method, options: {...}}, typed by
+// their form inputs (the form is rendered from the option declarations).
 function jobParams() {
   const fields = optionFields(new FormData());
   const options = {};
   for (const [k, v] of fields) {
     if (k === "method") continue;
+    const input = form.elements[k];
     options[k] = k === "color" ? v.split(",").map(Number)
-      : ["shape", "edit", "budget", "target"].includes(k) ? v : Number(v);
+      : input?.type === "number" ? Number(v) : v;
   }
   return { method: method.value, options };
 }
