@@ -32,6 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from conditional_model import HOLE_THRESHOLD, load_conditional
 from faceveil.align import face_oval
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize import anonymize, register
@@ -40,7 +41,6 @@ from faceveil.anonymize import synth as S
 from faceveil.anonymize.registry import Fallback
 from faceveil.audit.metrics import audit_pair
 from faceveil.detect import detect
-from faceveil.gen.conditional import HOLE_THRESHOLD, load_conditional
 from faceveil.io.orl import load_orl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,7 +180,7 @@ def strip(path: Path, people=(1, 5, 9, 14, 22, 30, 35, 39)) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=40, help="ORL subjects (max 40)")
-    ap.add_argument("--weights", type=Path, help="conditional.pt (default: the shipped one)")
+    ap.add_argument("--weights", type=Path, help="conditional.pt or its folder")
     ap.add_argument("--diversity", type=int, default=20, help="photos for the diversity check")
     ap.add_argument("--strip", action="store_true", help="write docs/conditional_vs_synth.jpg")
     ap.add_argument("--methods", default="synth,conditional")

@@ -1,12 +1,14 @@
 """A conditional anonymiser (DeepPrivacy-style): masked face + landmarks + z -> a new face.
 
+Not shipped (it lost to synth, see bench/conditional.py), so it lives here, beside its bench.
+
 The network sees a face aligned to the generator's landmark template (64 px for dcgan64) with
 its inner face (the oval of :func:`face_oval`, brows to chin) replaced by grey, the hole as a
 mask, five Gaussian heatmaps at the face's own landmarks (after alignment: they carry the pose
 and the mouth) and a latent z (FiLM in every decoder stage) that picks the identity. It paints
 the hole; outside it the output is the input, exactly.
 
-Training (:func:`train_conditional`, ``faceveil train --arch conditional``) uses the
+Training (:func:`train_conditional`, ``bench/train_conditional.py``) uses the
 generator's samples, aligned to its template on their own YuNet landmarks, and optionally the
 faces of a prepared dataset. Losses: hinge GAN with a spectrally normalised patch
 discriminator that sees the same mask and landmarks; L1 between 4x4-pooled output and target
@@ -18,7 +20,7 @@ Files in the model directory: ``checkpoint.pt``, ``train_log.json``, ``losses.pn
 ``samples/epoch_NNNN.png`` after every epoch, as :mod:`faceveil.gen.train` writes them;
 ``conditional_data.npz`` (the aligned training faces, cached); and at the end
 ``conditional.pt``, the generator net as an fp16 state_dict, which :func:`load_conditional`
-reads (from a generator's model directory, where the shipped one lives, or any path).
+reads (from a generator's model directory, or any path).
 """
 
 from __future__ import annotations
@@ -275,21 +277,6 @@ def load_conditional(generator=None, path: str | Path | None = None) -> Conditio
             f"{path}: made for {net.res} px, {generator.name} is {generator.resolution}"
         )
     return ConditionalModel(net, generator.landmark_template, str(path))
-
-
-def conditional_faces(crop64: np.ndarray, seeds, landmarks=None) -> np.ndarray | None:
-    """(N, 64, 64, 3) new faces for a crop aligned to the default generator's template, one per
-    seed, with the shipped model; None when no model is shipped."""
-    model = load_conditional()
-    if model is None:
-        return None
-    return model.fill(crop64, landmarks, np.asarray(list(seeds), np.int64))
-
-
-def conditional_face(crop64: np.ndarray, seed: int, landmarks=None) -> np.ndarray | None:
-    """One new face (64, 64, 3) for `crop64`; see :func:`conditional_faces`."""
-    out = conditional_faces(crop64, [seed], landmarks)
-    return None if out is None else out[0]
 
 
 # --- training data ----------------------------------------------------------------------------
@@ -630,7 +617,3 @@ def _end_of_epoch(model_dir, cfg, trainer, faces, marks, log, fingerprint) -> No
     )
     tr._write_json(model_dir / tr.LOG_FILE, {"config": asdict(cfg), "epochs": log})
     tr.plot_losses(log, ["loss_d", "loss_g", "l1", "spread"], model_dir / tr.LOSS_PLOT)
-
-
-def parameter_count(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())

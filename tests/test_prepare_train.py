@@ -233,7 +233,9 @@ def test_malicious_weights_and_checkpoints_are_refused(dataset, tmp_path):
 def test_train_usage_errors(dataset, tmp_path):
     out, _ = dataset
     model = tmp_path / "m"
-    assert run("train", out, "-o", model, "--arch", "gan").returncode == 2
+    for arch in ("gan", "conditional"):  # the conditional anonymiser lives in bench/ now
+        bad = run("train", out, "-o", model, "--arch", arch)
+        assert bad.returncode == 2 and "must be one of dcgan, vae" in bad.stderr
     tag = run("train", out, "-o", model, "--tag", "novalue")
     assert tag.returncode == 2 and "key=value" in tag.stderr
     with pytest.raises(InputError, match="resolution must be one of"):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from faceveil.cli.common import app, fail, write_json
-from faceveil.gen.choices import RESOLUTIONS, TRAIN_ARCHS
+from faceveil.gen.choices import ARCH_NAMES, RESOLUTIONS
 
 Quiet = typer.Option("--quiet", "-q", help="No progress bar.")
 
@@ -86,15 +86,12 @@ def prepare_cmd(
 def train_cmd(
     dataset_dir: Annotated[
         Path,
-        typer.Argument(
-            help="Dataset folder (from `prepare`); with --arch conditional also a generator "
-            "name (e.g. dcgan64) to train on its samples alone."
-        ),
+        typer.Argument(help="Dataset folder (from `prepare`)."),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model folder.")],
     arch: Annotated[
         str | None,
-        typer.Option(help="dcgan, vae or conditional (the anonymiser; default dcgan)."),
+        typer.Option(help="dcgan or vae (default dcgan)."),
     ] = None,
     res: Annotated[int | None, typer.Option(help="32, 64 or 128 px (default 64).")] = None,
     epochs: Annotated[
@@ -129,24 +126,16 @@ def train_cmd(
     template_samples: Annotated[
         int, typer.Option(help="Samples used to measure the landmark template.")
     ] = 512,
-    samples: Annotated[
-        int | None,
-        typer.Option(help="Conditional: generator samples to train on, besides DATASET's faces."),
-    ] = None,
     quiet: Annotated[bool, Quiet] = False,
 ) -> None:
-    """Train a DCGAN or VAE face generator, or the conditional anonymiser; checkpoints,
-    samples and loss curves every epoch.
+    """Train a DCGAN or VAE face generator; checkpoints, samples and loss curves every epoch.
 
     A finished generator is registered: `faceveil generate --model NAME` uses it.
     """
     from faceveil.gen.train import train
 
-    if arch is not None and arch not in TRAIN_ARCHS:
-        fail(f"--arch must be one of {', '.join(TRAIN_ARCHS)}, got {arch!r}", 2)
-    conditional = arch == "conditional"
-    if samples is not None and (not conditional or samples < 0):
-        fail("--samples needs --arch conditional and a count >= 0", 2)
+    if arch is not None and arch not in ARCH_NAMES:
+        fail(f"--arch must be one of {', '.join(ARCH_NAMES)}, got {arch!r}", 2)
     if res is not None and res not in RESOLUTIONS:
         fail(f"--res must be one of {', '.join(map(str, RESOLUTIONS))}, got {res}", 2)
     for option, value in (("--epochs", epochs), ("--batch", batch), ("--width", width)):
@@ -166,7 +155,7 @@ def train_cmd(
         encoder_steps=encoder_steps,
         arch=arch,
         res=res,
-        epochs=epochs if epochs is not None or resume or conditional else 25,
+        epochs=epochs if epochs is not None or resume else 25,
         batch=batch,
         lr=lr,
         seed=seed,
@@ -176,19 +165,12 @@ def train_cmd(
         name=name,
         licence=licence,
         tags=_tags(tag) or None,
-        **({"samples": samples} if samples is not None else {}),
     )
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     ran = [e["seconds"] for e in result.log[-result.epochs_run :]] if result.epochs_run else []
     speed = f", {sum(ran) / len(ran):.1f} s per epoch" if ran else ""
     info = result.info
-    if (output / "conditional.pt").is_file() and not (output / "model.json").is_file():
-        typer.echo(
-            f"conditional anonymiser for {info.name}, {len(result.log)} epoch(s){speed} "
-            f"-> {output}/conditional.pt (copy it into {info.path or info.name}/ to use it)"
-        )
-        return
     typer.echo(
         f"{info.name}: {info.arch} at {info.resolution} px, {len(result.log)} epoch(s){speed} "
         f"-> {output}/ (use it with: faceveil generate --model {info.name})"

@@ -159,9 +159,9 @@ def _build(cfg: TrainConfig, device: torch.device):
         nets = {"vae": VAE(cfg.latent_dim, cfg.width, cfg.res)}
     for net in nets.values():
         net.apply(_init_weights).to(device).train()
+    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.arch]  # __post_init__ sets it
     opts = {
-        k: torch.optim.Adam(n.parameters(), lr=cfg.lr, betas=BETAS[cfg.arch])
-        for k, n in nets.items()
+        k: torch.optim.Adam(n.parameters(), lr=lr, betas=BETAS[cfg.arch]) for k, n in nets.items()
     }
     decoder = nets["generator"] if cfg.arch == "dcgan" else nets["vae"].decoder
     return nets, opts, decoder
@@ -223,14 +223,6 @@ def _load_checkpoint(path: Path) -> dict:
     if not isinstance(ckpt, dict) or not needed <= set(ckpt):
         raise InputError(f"{path}: not a faceveil training checkpoint")
     return ckpt
-
-
-def _checkpoint_arch(model_dir: Path) -> str | None:
-    """The arch a checkpoint was trained with (None without a readable one)."""
-    try:
-        return _load_checkpoint(model_dir / CHECKPOINT_FILE)["config"].get("arch")
-    except InputError:
-        return None
 
 
 def _resume_config(ckpt: dict, options: dict, config_class=None, fixed=FIXED_ON_RESUME):
@@ -324,14 +316,6 @@ def train(
     """
     model_dir = Path(model_dir)
     options = {k: v for k, v in options.items() if v is not None}
-    if options.get("arch") == "conditional" or (
-        resume and "arch" not in options and _checkpoint_arch(model_dir) == "conditional"
-    ):
-        from faceveil.gen.conditional import train_conditional
-
-        return train_conditional(
-            dataset_dir, model_dir, resume=resume, overwrite=overwrite, progress=progress, **options
-        )
     unknown = set(options) - {f.name for f in fields(TrainConfig)}
     if unknown:
         raise TypeError(f"unknown training options: {', '.join(sorted(unknown))}")

@@ -41,8 +41,7 @@ MAX_SIZE = 512  # px: the aligned face is never worked on larger than this
 DETAIL = 0.4  # share of the generated face's fine detail kept (see the module docstring)
 DETAIL_SIGMA = 0.05  # of the aligned face's side: what counts as fine detail
 STEP_NAMES = ("generated", "smoothed", "mask", "result")
-# The conditional (DeepPrivacy-style) model of gen.conditional is not shipped (it lost to synth
-# in bench/conditional.py), so the fill is latent optimisation on the visible pixels.
+# Latent optimisation, not the conditional model of bench/conditional_model.py (it lost to synth).
 FILL_METHOD = "latent optimisation on the visible pixels, blended over a biharmonic fill"
 
 
