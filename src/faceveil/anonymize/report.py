@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from faceveil.faces import Face
 
@@ -34,7 +35,7 @@ class FileReport:
         return len(self.faces)
 
     def to_dict(self) -> dict:
-        d = {
+        d: dict[str, Any] = {
             "input": self.input,
             "output": self.output,
             "kind": self.kind,
@@ -55,9 +56,17 @@ class FileReport:
         return d
 
 
+class SkippedFile(NamedTuple):
+    """A file of a folder input that was not processed, and why."""
+
+    input: str
+    reason: str  # "unsupported format .gif", "dangling link", ...
+
+
 @dataclass
 class BatchReport:
     files: list[FileReport] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)  # passed over in folder walks
 
     @property
     def failed(self) -> list[FileReport]:
@@ -66,9 +75,11 @@ class BatchReport:
     def to_dict(self) -> dict:
         return {
             "files": [f.to_dict() for f in self.files],
+            "skipped": [s._asdict() for s in self.skipped],
             "summary": {
                 "inputs": len(self.files),
                 "failed": len(self.failed),
+                "skipped": len(self.skipped),
                 "faces": sum(f.face_count for f in self.files),
                 "seconds": round(sum(f.seconds for f in self.files), 3),
             },

@@ -25,6 +25,8 @@ from faceveil.anonymize.video import Cancelled
 from faceveil.batch.manifest import ManifestWriter, latest_ok, read_manifest
 from faceveil.batch.worker import is_url, make_plugin, process_chunk
 from faceveil.errors import InputError, OutputError
+from faceveil.io.atomic import sweep_stale_temp
+from faceveil.io.walk import hidden, unsupported
 
 log = logging.getLogger(__name__)
 MANIFEST_NAME = "_faceveil_manifest.parquet"
@@ -136,7 +138,7 @@ def _plan_urls(source: str, output: str) -> list[Pair]:
     for path in sorted(fs.find(root)):
         rel = posixpath.relpath(path, root)
         name = posixpath.basename(rel)
-        if name.startswith(".") or posixpath.splitext(name)[1].lower() not in MEDIA_EXTENSIONS:
+        if hidden(name) or unsupported(name, MEDIA_EXTENSIONS):  # as a local walk does
             continue
         pairs.append((f"{src_root}/{rel}", f"{out_root}/{rel}"))
     return pairs
@@ -346,6 +348,8 @@ def run_batch(
             "or remove it"
         )
     prior = latest_ok(rows) if resume else {}
+    for folder in {Path(d).parent for _, d in pairs if not is_url(d)}:
+        sweep_stale_temp(folder)  # what a killed run's workers left half-written
 
     def go(c) -> BatchSummary:
         if on_start is not None:

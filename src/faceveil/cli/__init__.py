@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 
 import cv2
 import typer
@@ -29,6 +31,14 @@ from faceveil.cli.common import app
 from faceveil.errors import FaceveilError
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so that cleanups (partial outputs) run."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated(128 + signum)
+
+
 def main() -> None:
     # OpenCV logs decoder complaints about corrupt files; faceveil reports them in one line.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -36,8 +46,13 @@ def main() -> None:
         level=os.environ.get("FACEVEIL_LOG", "WARNING").upper(),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         app()
+    except Terminated as exc:
+        typer.echo("faceveil: terminated", err=True)
+        sys.exit(exc.code)
     except FaceveilError as exc:
         typer.echo(f"faceveil: error: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
@@ -53,6 +68,9 @@ def main() -> None:
             err=True,
         )
         sys.exit(1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 __all__ = ["app", "main"]

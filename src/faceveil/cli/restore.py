@@ -60,7 +60,8 @@ def restore_cmd(
     try:
         done = restore(image, model=model, smooth_k=smooth_k, seed=seed)
     except ValueError as exc:  # bad options or degenerate faces, in one line
-        fail(f"{image}: {str(exc).splitlines()[0]}", 1)
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fail(message if str(image) in message else f"{image}: {message}", 1)
     write_image(out, done.image)  # atomic; no metadata copied
     report = {"input": str(image), "output": str(out), **done.report}
     if steps is not None:

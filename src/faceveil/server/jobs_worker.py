@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from faceveil.io.atomic import sweep_stale_temp
 from faceveil.server.models_db import Job, utcnow
 
 log = logging.getLogger("faceveil.server.jobs")
@@ -155,6 +156,7 @@ class Worker:
             self.store, job_id, params, attempt, self.store.job_dir(job_id), stopping=self._stop
         )
         ctx.result_dir.mkdir(parents=True, exist_ok=True)
+        sweep_stale_temp(ctx.result_dir, recursive=True)  # a killed attempt's partial outputs
         ctx.log(f"started ({kind}, attempt {attempt})")
         status, result, error = "done", None, None
         try:
