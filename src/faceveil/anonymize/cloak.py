@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import functools
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -203,16 +205,178 @@ def _redetected(canvas, face: Face, pad: int) -> np.ndarray | None:
         return None
 
 
+@dataclass
+class _Problem:
+    """The tensors of one face's optimisation: the ROI mirrored into a padded context (SFace's
+    crop reaches past the ROI, as in IdentityCheck), the region's alpha, the alignment on the
+    padded image and the embeddings to move away from and toward."""
+
+    orig: Any
+    big: Any
+    a: Any
+    inside: Any
+    moved: np.ndarray
+    context_shape: tuple[int, int]
+    pad: int
+    work: float
+    own: Any
+    target: Any
+    dssim_cap: float
+    linf: float
+
+    def perturbed(self, d):
+        import torch.nn.functional as F
+
+        h, w = self.orig.shape[2:]
+        full = F.interpolate(d, size=(h, w), mode="bilinear") if self.work < 1 else d
+        return (self.orig + self.a * full.expand(1, 3, h, w)).clamp(0, 255)
+
+    def dssim(self, x):
+        return (1 - _ssim_map(x, self.orig)[0][self.inside].mean()) / 2
+
+
+def _problem(rgb, alpha, matrix: np.ndarray, opts: AnonymizeOptions, net, rng) -> _Problem:
+    import torch
+    import torch.nn.functional as F
+
+    h, w = rgb.shape[:2]
+    pad = max(h, w) // 2
+    context = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    big = torch.from_numpy(context.astype(np.float32)).permute(2, 0, 1)[None]
+    a = torch.from_numpy(alpha)[None, None]
+    moved = matrix.copy()
+    moved[:, 2] -= pad * moved[:, :2].sum(axis=1)  # the same crop from the padded image
+    zoom = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))  # image px per crop px
+    exact = _views(moved, context.shape[:2], rng, 1)
+    with torch.no_grad():
+        own = F.normalize(net(F.grid_sample(big, exact, align_corners=False)), dim=1)[0]
+    target = None
+    if opts.target == "decoy":
+        decoys = _decoys(opts.seed)
+        target = decoys[int(torch.argmin(decoys @ own))]
+    dssim_cap, linf = BUDGETS[opts.budget]
+    return _Problem(
+        orig=torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)[None],
+        big=big,
+        a=a,
+        inside=a[0, 0] > 0,
+        moved=moved,
+        context_shape=context.shape[:2],
+        pad=pad,
+        work=min(1.0, WORK_SCALE / zoom),
+        own=own,
+        target=target,
+        dssim_cap=dssim_cap,
+        linf=linf,
+    )
+
+
+def _optimise(p: _Problem, net, face: Face, gray: bool, rng) -> tuple[np.ndarray, int]:
+    """Adam on the perturbation within the budget: (the raw perturbation, steps taken)."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = p.orig.shape[2:]
+    dh, dw = max(8, round(h * p.work)), max(8, round(w * p.work))
+    delta = torch.zeros(1, 1 if gray else 3, dh, dw, requires_grad=True)
+    optimiser = torch.optim.Adam([delta], lr=p.linf * LR)
+    anchors = [p.moved]  # the original alignment, and the latest on re-detected landmarks
+    steps = 0
+    while steps < MAX_STEPS:
+        x = p.perturbed(delta)
+        canvas = p.big + F.pad(x - p.orig, (p.pad, p.pad, p.pad, p.pad))
+        if steps % REDETECT == REDETECT - 1:
+            found = _redetected(canvas.detach(), face, p.pad)
+            anchors = [p.moved] if found is None else [p.moved, found]
+        kinds, view_weights = _step_views(steps)
+        grids = _views(anchors[steps % len(anchors)], p.context_shape, rng, len(kinds))
+        crops = F.grid_sample(canvas.expand(len(kinds), -1, -1, -1), grids, align_corners=False)
+        e = F.normalize(net(_degrade(crops, kinds, rng)), dim=1)
+        if steps > STEPS and float(e[0].detach() @ p.own) < STOP:
+            break  # the state just evaluated is far enough: keep it
+        weights = torch.tensor(view_weights)
+        loss = (e @ p.own) @ weights
+        if p.target is not None:
+            loss = loss - (e @ p.target) @ weights
+        loss = loss + SSIM_WEIGHT * F.relu(p.dssim(x) - p.dssim_cap * 0.95)
+        (grad,) = torch.autograd.grad(loss, delta)
+        delta.grad = grad
+        optimiser.step()
+        steps += 1
+        with torch.no_grad():
+            delta.clamp_(-p.linf, p.linf)
+            # projection: DSSIM grows about as the square of the perturbation
+            now = float(p.dssim(p.perturbed(delta)))
+            if now > p.dssim_cap:
+                delta *= 0.98 * np.sqrt(p.dssim_cap / now)
+    with torch.no_grad():
+        full = p.perturbed(delta) - p.orig  # already weighted by alpha
+        raw = (full / p.a.clamp(min=1e-3)).clamp(-p.linf, p.linf)[0].permute(1, 2, 0).numpy()
+    return raw, steps
+
+
+def _within_budget(rgb, raw, alpha, dssim_cap: float) -> tuple[float, np.ndarray, float]:
+    """The perturbation scaled to the exact budget: (scale, result, face SSIM)."""
+    from faceveil.anonymize.apply import _blend
+
+    def result(scale: float) -> np.ndarray:
+        return np.clip(np.rint(rgb + scale * raw), 0, 255).astype(np.uint8)
+
+    def ssim_of(out: np.ndarray) -> float:
+        return face_ssim(rgb, _blend(rgb, out, alpha), alpha)
+
+    scale, out = 1.0, result(1.0)
+    ssim = ssim_of(out)
+    if (1 - ssim) / 2 > dssim_cap:  # over budget: the largest scale within it (bisection)
+        lo, hi = 0.0, 1.0
+        for _ in range(8):
+            mid = (lo + hi) / 2
+            if (1 - ssim_of(result(mid))) / 2 > dssim_cap:
+                hi = mid
+            else:
+                lo = mid
+        scale, out = lo, result(lo)
+        ssim = ssim_of(out)
+    return scale, out, ssim
+
+
+def _attacker_view(rgb, out, alpha, face: Face, opts: AnonymizeOptions, ssim: float) -> dict:
+    """What SFace sees of the cloaked face, on the original and on re-detected landmarks."""
+    from faceveil.anonymize.apply import _blend
+
+    check = IdentityCheck(rgb, face, opts)
+    similarity = check.similarity(out)
+    again = check.similarity_redetected(out)
+    worst = max(similarity, again if again is not None else -1.0)
+    final = _blend(rgb, out, alpha)
+    info: dict = dict(
+        budget=opts.budget,
+        target=opts.target,
+        similarity_after=round(similarity, 3),
+        similarity_redetected=None if again is None else round(again, 3),
+        recognised=bool(worst >= SFACE_THRESHOLD),
+        dssim=round((1 - ssim) / 2, 4),
+        linf=int(np.abs(final.astype(np.int16) - rgb).max()),
+    )
+    if worst >= SFACE_THRESHOLD:
+        names = list(BUDGETS)
+        stronger = names[names.index(opts.budget) + 1 :]
+        hint = f"try --budget {stronger[0]} or another method" if stronger else "try another method"
+        info["warning"] = (
+            f"still recognised by SFace ({worst:.2f} >= {SFACE_THRESHOLD}) within the "
+            f"{opts.budget} budget: {hint}"
+        )
+    return info
+
+
 def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) -> np.ndarray:
     """`rgb` (the face's ROI, uint8 RGB) with the face cloaked; fills `info`."""
     import torch
-    import torch.nn.functional as F
 
     from faceveil.align import align_matrix
     from faceveil.models.sface_torch import SFACE_TEMPLATE, get_sface_net
 
     start = time.perf_counter()
-    dssim_cap, linf = BUDGETS[opts.budget]
     alpha = region_alpha(rgb.shape, face, opts)
     if not (alpha > 0).any():
         raise Fallback("face region is empty")
@@ -225,115 +389,18 @@ def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) 
     torch.set_num_threads(THREADS)
     try:
         net = get_sface_net()
-        h, w = rgb.shape[:2]
-        pad = max(h, w) // 2  # SFace's crop reaches past the ROI: mirror it, as IdentityCheck
-        context = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-        big = torch.from_numpy(context.astype(np.float32)).permute(2, 0, 1)[None]
-        orig = torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)[None]
-        a = torch.from_numpy(alpha)[None, None]
-        moved = matrix.copy()
-        moved[:, 2] -= pad * moved[:, :2].sum(axis=1)  # the same crop from the padded image
-        zoom = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))  # image px per crop px
-        work = min(1.0, WORK_SCALE / zoom)
-        dh, dw = max(8, round(h * work)), max(8, round(w * work))
-        delta = torch.zeros(1, 1 if gray else 3, dh, dw, requires_grad=True)
         rng = np.random.default_rng(opts.seed)
-        exact = _views(moved, context.shape[:2], rng, 1)
-        with torch.no_grad():
-            own = F.normalize(net(F.grid_sample(big, exact, align_corners=False)), dim=1)[0]
-        target = None
-        if opts.target == "decoy":
-            decoys = _decoys(opts.seed)
-            target = decoys[int(torch.argmin(decoys @ own))]
-
-        def perturbed(d):
-            full = F.interpolate(d, size=(h, w), mode="bilinear") if work < 1 else d
-            return (orig + a * full.expand(1, 3, h, w)).clamp(0, 255)
-
-        optimiser = torch.optim.Adam([delta], lr=linf * LR)
-        anchors = [moved]  # the original alignment, and the latest on re-detected landmarks
-        steps = 0
-        while steps < MAX_STEPS:
-            x = perturbed(delta)
-            canvas = big + F.pad(x - orig, (pad, pad, pad, pad))
-            if steps % REDETECT == REDETECT - 1:
-                found = _redetected(canvas.detach(), face, pad)
-                anchors = [moved] if found is None else [moved, found]
-            kinds, view_weights = _step_views(steps)
-            grids = _views(anchors[steps % len(anchors)], context.shape[:2], rng, len(kinds))
-            crops = F.grid_sample(canvas.expand(len(kinds), -1, -1, -1), grids, align_corners=False)
-            e = F.normalize(net(_degrade(crops, kinds, rng)), dim=1)
-            if steps > STEPS and float(e[0].detach() @ own) < STOP:
-                break  # the state just evaluated is far enough: keep it
-            weights = torch.tensor(view_weights)
-            loss = (e @ own) @ weights
-            if target is not None:
-                loss = loss - (e @ target) @ weights
-            inside = a[0, 0] > 0
-            dssim = (1 - _ssim_map(x, orig)[0][inside].mean()) / 2
-            loss = loss + SSIM_WEIGHT * F.relu(dssim - dssim_cap * 0.95)
-            (grad,) = torch.autograd.grad(loss, delta)
-            delta.grad = grad
-            optimiser.step()
-            steps += 1
-            with torch.no_grad():
-                delta.clamp_(-linf, linf)
-                # projection: DSSIM grows about as the square of the perturbation
-                now = float((1 - _ssim_map(perturbed(delta), orig)[0][inside].mean()) / 2)
-                if now > dssim_cap:
-                    delta *= 0.98 * np.sqrt(dssim_cap / now)
-
-        with torch.no_grad():
-            full = perturbed(delta) - orig  # already weighted by alpha
-            raw = (full / a.clamp(min=1e-3)).clamp(-linf, linf)[0].permute(1, 2, 0).numpy()
+        problem = _problem(rgb, alpha, matrix, opts, net, rng)
+        raw, steps = _optimise(problem, net, face, gray, rng)
     finally:
         torch.set_num_threads(threads)
-
-    def result(scale: float) -> np.ndarray:
-        return np.clip(np.rint(rgb + scale * raw), 0, 255).astype(np.uint8)
-
-    def composited(new: np.ndarray) -> np.ndarray:
-        from faceveil.anonymize.apply import _blend
-
-        return _blend(rgb, new, alpha)
-
-    scale, out = 1.0, result(1.0)
-    ssim = face_ssim(rgb, composited(out), alpha)
-    if (1 - ssim) / 2 > dssim_cap:  # over budget: the largest scale within it (bisection)
-        lo, hi = 0.0, 1.0
-        for _ in range(8):
-            mid = (lo + hi) / 2
-            if (1 - face_ssim(rgb, composited(result(mid)), alpha)) / 2 > dssim_cap:
-                hi = mid
-            else:
-                lo = mid
-        scale, out = lo, result(lo)
-        ssim = face_ssim(rgb, composited(out), alpha)
-    final = composited(out)
-    check = IdentityCheck(rgb, face, opts)
-    similarity = check.similarity(out)
-    again = check.similarity_redetected(out)
-    worst = max(similarity, again if again is not None else -1.0)
-    info.update(
-        budget=opts.budget,
-        target=opts.target,
-        similarity_after=round(similarity, 3),
-        similarity_redetected=None if again is None else round(again, 3),
-        recognised=bool(worst >= SFACE_THRESHOLD),
-        dssim=round((1 - ssim) / 2, 4),
-        linf=int(np.abs(final.astype(np.int16) - rgb).max()),
-        scaled=round(scale, 3),
-        steps=steps,
-        seconds=round(time.perf_counter() - start, 2),
-    )
-    if worst >= SFACE_THRESHOLD:
-        names = list(BUDGETS)
-        stronger = names[names.index(opts.budget) + 1 :]
-        hint = f"try --budget {stronger[0]} or another method" if stronger else "try another method"
-        info["warning"] = (
-            f"still recognised by SFace ({worst:.2f} >= {SFACE_THRESHOLD}) within the "
-            f"{opts.budget} budget: {hint}"
-        )
+    scale, out, ssim = _within_budget(rgb, raw, alpha, problem.dssim_cap)
+    view = _attacker_view(rgb, out, alpha, face, opts, ssim)
+    warning = view.pop("warning", None)
+    info.update(view, scaled=round(scale, 3), steps=steps)
+    info["seconds"] = round(time.perf_counter() - start, 2)
+    if warning:
+        info["warning"] = warning
     return out
 
 
