@@ -56,8 +56,8 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true", help="skip the hand-built finder")
     args = ap.parse_args()
 
+    from covering_handbuilt import find_covering_handbuilt
     from faceveil.restore import find_covering
-    from faceveil.restore.covering_handbuilt import find_covering_handbuilt
     from faceveil.restore.occlusions import occluded_set, source_faces
 
     methods = {"learned": find_covering}

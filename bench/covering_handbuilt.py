@@ -1,6 +1,6 @@
-"""The hand-built covering finder (skin model + SLIC + GrabCut), kept as the baseline that
-:func:`faceveil.restore.find_covering` (a small learned segmenter) is measured against, and
-for its skin model, which the learned one takes as an input channel.
+"""The hand-built covering finder (skin model + SLIC + GrabCut): the baseline that
+:func:`faceveil.restore.find_covering` (a small learned segmenter) is measured against in
+bench/covering.py. Its cues (skin model, template outline) are in :mod:`faceveil.restore.cues`.
 
 The work happens in a face-aligned crop (the face frame of :mod:`faceveil.restore.occlusions`:
 origin between the eyes, unit = the distance between the eyes), fitted on the detector's 5
@@ -26,7 +26,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from faceveil.restore.occlusions import face_frame, frame_scale
+from faceveil.restore.cues import SKIN_PATCHES, face_input, skin_model, template_oval
 
 # Crop window in face-frame units (eyes at u = -0.5, 0.5, v = 0; chin at about v = 1.9).
 U_RANGE = (-2.4, 2.4)
@@ -34,25 +34,8 @@ V_RANGE = (-1.2, 3.2)
 V_TOP = -0.45  # nothing above this line (forehead, hair) is taken as covering
 MIN_SEED_AREA = 0.3  # face-frame units^2: larger than an eye with its brow, or the lips
 MIN_AREA = 0.25  # a final mask smaller than this (units^2) counts as no covering
-GREY_LIGHT = 18.0  # brightness spread of skin in a grey photo (shading)
 GRABCUT_ITERATIONS = 4
-SAME_SKIN = (12.0, 6.0, 6.0)  # Lab differences between patches that still count as one skin
 SKIN_DISTANCE = 3.0  # Mahalanobis distance from the skin model beyond which a region is not skin
-
-# Skin patches: (u0, u1, v0, v1) in face-frame units.
-SKIN_PATCHES = {
-    "forehead": (-0.4, 0.4, -0.62, -0.38),
-    "between eyes": (-0.1, 0.1, -0.15, 0.05),
-    "right cheek": (-0.85, -0.5, 0.4, 0.65),
-    "left cheek": (0.5, 0.85, 0.4, 0.65),
-    "nose": (-0.08, 0.08, -0.05, 0.2),
-    "chin": (-0.25, 0.25, 1.5, 1.7),
-}
-PATCH_WEIGHT = {
-    "forehead": 2.0, "between eyes": 1.0, "right cheek": 1.0, "left cheek": 1.0, "nose": 1.5,
-    "chin": 0.5,
-}  # fmt: skip
-UPPER_PATCHES = ("forehead", "between eyes", "nose")
 
 # MediaPipe face-mesh indices: the face outline, and the points matching YuNet's 5 landmarks.
 FACE_OVAL = [
@@ -61,14 +44,6 @@ FACE_OVAL = [
 ]  # fmt: skip
 MESH_5 = [(33, 133), (362, 263), (1,), (61,), (291,)]
 MESH_MAX_ERROR = 0.3  # face-frame units between the mesh's 5 points and the landmarks'
-
-
-def _template_oval() -> np.ndarray:
-    """Face outline on the 5-landmark frame when the mesh is not trusted: brows to chin."""
-    t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
-    u = 1.1 * np.cos(t)
-    v = np.where(np.sin(t) > 0, 0.55 + 1.35 * np.sin(t), 0.55 + 1.25 * np.sin(t))
-    return np.column_stack([u, v])
 
 
 def _mesh_outline(rgb: np.ndarray, face, frame: np.ndarray, mesh) -> np.ndarray | None:
@@ -91,52 +66,6 @@ def _mesh_outline(rgb: np.ndarray, face, frame: np.ndarray, mesh) -> np.ndarray 
     if np.linalg.norm(five - lm, axis=1).max() > MESH_MAX_ERROR:
         return None
     return uv[FACE_OVAL]
-
-
-def _skin_model(lab: np.ndarray, patches: dict[str, np.ndarray]) -> tuple:
-    """Mean, inverse covariance of the skin, and the names of the patches taken as skin."""
-    stats = {k: np.median(lab[m], axis=0) for k, m in patches.items() if m.sum() >= 4}
-    colour = any(abs(m[1] - 128) > 1 or abs(m[2] - 128) > 1 for m in stats.values())
-    # In a colour photo skin is warm (a, b above neutral): a blue, white or grey covering over a
-    # patch cannot be taken for skin.
-    if colour:
-        stats = {k: m for k, m in stats.items() if m[1] >= 130 and m[2] >= 130} or stats
-    names = list(stats)
-    scale = np.array(SAME_SKIN)
-    close = {a: [b for b in names if np.all(np.abs(stats[a] - stats[b]) <= scale)] for a in names}
-    # Coverings sit on the lower face, so the upper patches weigh more; the group of mutually
-    # consistent patches with the most weight is skin.
-    # ... and contains the upper face, which masks, scarves and hands leave uncovered
-    upper = [a for a in names if a in UPPER_PATCHES] or names
-    best = max(upper, key=lambda a: sum(PATCH_WEIGHT[b] for b in close[a]))
-    chosen = close[best]
-    pixels = np.concatenate([lab[patches[k]] for k in chosen])
-    # floor: lighting and noise; a grey photo has only brightness, which shading moves more
-    floor = np.diag([12.0 if colour else GREY_LIGHT, 2.5, 2.5]) ** 2
-    return np.median(pixels, axis=0), np.linalg.inv(np.cov(pixels.T) + floor), chosen
-
-
-def face_input(image, face):
-    """What both covering finders start from: (RGB uint8 image, the face — the largest one
-    detected when None —, its 5-landmark face frame, the frame's scale in pixels). One-line
-    errors for no face, a non-Face, or a face too small."""
-    from faceveil.faces import Face
-    from faceveil.io.images import read_image, to_rgb8
-
-    rgb = to_rgb8(read_image(image))
-    if face is None:
-        from faceveil.align import largest_face
-
-        face = largest_face(rgb)
-        if face is None:
-            raise ValueError("no face found in the image")
-    if not isinstance(face, Face):
-        raise TypeError(f"face must be a faceveil.Face, got {type(face).__name__}")
-    frame = face_frame(face.landmarks)
-    scale = frame_scale(frame)
-    if scale < 4:
-        raise ValueError(f"face too small to analyse (eyes {scale:.1f} px apart)")
-    return rgb, face, frame, scale
 
 
 def find_covering_handbuilt(image, face=None, *, mesh=None) -> np.ndarray:
@@ -182,7 +111,7 @@ def find_covering_handbuilt(image, face=None, *, mesh=None) -> np.ndarray:
 
     outline = _mesh_outline(rgb, face, frame, mesh)
     if outline is None:
-        outline = _template_oval()
+        outline = template_oval()
     oval = np.zeros((ch, cw), np.uint8)
     pts = ((outline - [U_RANGE[0], V_RANGE[0]]) * s).round().astype(np.int32)
     cv2.fillPoly(oval, [cv2.convexHull(pts)], 1)
@@ -194,7 +123,7 @@ def find_covering_handbuilt(image, face=None, *, mesh=None) -> np.ndarray:
         k: (u >= u0) & (u <= u1) & (v >= v0) & (v <= v1) & valid
         for k, (u0, u1, v0, v1) in SKIN_PATCHES.items()
     }
-    mean, icov, chosen = _skin_model(lab, patches)
+    mean, icov, chosen = skin_model(lab, patches)
     diff = lab - mean
     dist = np.sqrt(np.einsum("...i,ij,...j->...", diff, icov, diff))
 
@@ -229,7 +158,10 @@ def find_covering_handbuilt(image, face=None, *, mesh=None) -> np.ndarray:
     gc[(v < V_TOP) | ~valid] = cv2.GC_BGD
     bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
     if GRABCUT_ITERATIONS:
-        cv2.grabCut(crop, gc, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+        # cv2's stubs want a rect; with GC_INIT_WITH_MASK OpenCV ignores it, None included.
+        cv2.grabCut(  # type: ignore[call-overload]
+            crop, gc, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK
+        )
     mask = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
 
     # Cleaning: open/close, keep regions touching a seed, fill holes.

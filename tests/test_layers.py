@@ -1,13 +1,18 @@
-"""Layering: lower modules never import higher ones (read from the source, nothing is run)."""
+"""Layering: lower modules never import higher ones (read from the source; import-linter's
+contracts in pyproject.toml; one check imports the package)."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "faceveil"
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "faceveil"
 
 
 def _imports(path: Path) -> set[str]:
@@ -27,6 +32,11 @@ def _imports(path: Path) -> set[str]:
         ("faces.py", {"faceveil.errors"}),
         ("align.py", {"faceveil.detect", "faceveil.faces"}),
         ("models/sface_torch.py", {"faceveil.models.weights"}),
+        (
+            "restore/cues.py",
+            {"faceveil.align", "faceveil.faces", "faceveil.io.images"}
+            | {"faceveil.restore.occlusions"},
+        ),
     ],
 )
 def test_leaf_modules_import_only_what_they_may(module, allowed):
@@ -48,3 +58,34 @@ def test_library_never_imports_the_server():
     ]
     assert offenders == []
 
+
+def test_import_contracts_hold():
+    """lint-imports, as `make test` runs it: the forbidden and the layers contract."""
+    code = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(no_cache=True))"
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_forbidden_contract_names_every_library_module():
+    """A new subpackage or top-level module is below the server unless listed above it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (forbidden,) = [c for c in config["contracts"] if c["type"] == "forbidden"]
+    children = {p.stem for p in SRC.glob("*.py") if p.name != "__init__.py"}
+    children |= {p.parent.name for p in SRC.glob("*/__init__.py")}
+    library = {f"faceveil.{name}" for name in children - {"cli", "testing", "server"}}
+    assert set(forbidden["source_modules"]) == library
+    assert forbidden["forbidden_modules"] == ["faceveil.server"]
+
+
+def test_importing_the_library_loads_no_server():
+    code = (
+        "import sys, faceveil; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'sqlalchemy')"
+        " or m.startswith('faceveil.server')))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert run.stdout.strip() == "[]"

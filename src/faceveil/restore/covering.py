@@ -4,7 +4,7 @@ A small learned segmenter (:mod:`faceveil.restore.covering_net`, trained by
 ``scripts/train_covering.py`` on the procedural coverings of :mod:`.occlusions`) works on a
 crop aligned on the detector's 5 landmarks (which a covering rarely moves much). Its input is
 the crop plus the hand-built cues: a skin likelihood from a colour model of the visible skin
-(the largest group of mutually consistent skin patches, see :mod:`.covering_handbuilt`), an
+(the largest group of mutually consistent skin patches, see :mod:`.cues`), an
 edge map, and the expected face region (fixed channels inside the net). Its covering
 probability is warped back to the image, thresholded and cleaned: small specks are dropped,
 and a total below a minimum area means "no covering" (an all-False mask).
@@ -18,6 +18,7 @@ from importlib import resources
 import cv2
 import numpy as np
 
+from faceveil.restore.cues import SKIN_PATCHES, face_input, skin_model, template_oval
 from faceveil.restore.occlusions import face_frame, frame_scale
 
 CROP = 96  # crop side, pixels
@@ -48,12 +49,10 @@ def frame_grid() -> tuple[np.ndarray, np.ndarray]:
 
 def prior_channels() -> np.ndarray:
     """(3, CROP, CROP) fixed channels: u, v and the template face region (brows to chin)."""
-    from faceveil.restore.covering_handbuilt import _template_oval
-
     u, v = frame_grid()
     s = CROP / (U_RANGE[1] - U_RANGE[0])
-    oval = np.zeros((CROP, CROP), np.uint8)
-    pts = ((_template_oval() - [U_RANGE[0], V_RANGE[0]]) * s).round().astype(np.int32)
+    oval: np.ndarray = np.zeros((CROP, CROP), np.uint8)  # drawn in uint8, blurred in float
+    pts = ((template_oval() - [U_RANGE[0], V_RANGE[0]]) * s).round().astype(np.int32)
     cv2.fillPoly(oval, [pts], 1)
     oval = cv2.GaussianBlur(oval.astype(np.float32), (0, 0), 2.0)
     return np.stack([u / 2, (v - 1) / 2, oval]).astype(np.float32)
@@ -63,8 +62,6 @@ def features(rgb: np.ndarray, landmarks) -> tuple[np.ndarray, np.ndarray]:
     """Data channels of the aligned crop, (N_DATA_CHANNELS, CROP, CROP) float32, and the
     crop-to-image matrix. Channels: RGB standardised per crop, skin likelihood, edge
     magnitude, inside-the-image."""
-    from faceveil.restore.covering_handbuilt import SKIN_PATCHES, _skin_model
-
     m = crop_matrix(landmarks)
     flags = cv2.INTER_AREA if frame_scale(face_frame(landmarks)) > 30 else cv2.INTER_LINEAR
     crop = cv2.warpAffine(
@@ -86,7 +83,7 @@ def features(rgb: np.ndarray, landmarks) -> tuple[np.ndarray, np.ndarray]:
     if not any(p.sum() >= 4 for p in patches.values()):
         patches = {"all": valid | ~valid}
     try:
-        mean, icov, _ = _skin_model(lab, patches)
+        mean, icov, _ = skin_model(lab, patches)
         diff = lab - mean
         dist = np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", diff, icov, diff), 0))
         skin = np.exp(-0.5 * np.minimum(dist, 10) ** 2 / 4)  # 1 = skin-like
@@ -137,8 +134,6 @@ def find_covering(image, face=None) -> np.ndarray:
     (H, W) bool array, image-sized: True where something covers the face. An uncovered face
     gives an all-False mask.
     """
-    from faceveil.restore.covering_handbuilt import face_input
-
     rgb, face, _, scale = face_input(image, face)
     prob, m = covering_probability(rgb, face.landmarks)
     return clean_mask(prob, m, rgb.shape[:2], scale)
