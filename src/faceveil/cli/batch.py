@@ -55,30 +55,10 @@ def batch_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Anonymise a dataset on Dask: resumable, with a per-file manifest."""
-    from tqdm import tqdm
-
     from faceveil.batch import run_batch
 
-    if chunk_size < 1:
-        fail(f"--chunk-size must be at least 1, got {chunk_size}", 2)
-    if workers is not None and workers < 1:
-        fail(f"--workers must be at least 1, got {workers}", 2)
-    if scheduler != "local" and "://" not in scheduler:
-        fail(f"--scheduler must be 'local' or an address like tcp://host:8786, not {scheduler}", 2)
-    bar = None
-
-    def on_start(total: int, info) -> None:
-        nonlocal bar
-        where = "local cluster" if scheduler == "local" else scheduler
-        typer.echo(f"faceveil batch: {total} files on {info.workers} workers ({where})", err=True)
-        if info.dashboard:
-            typer.echo(f"faceveil batch: Dask dashboard {info.dashboard}", err=True)
-        bar = tqdm(total=total, unit="file", disable=quiet, desc="faceveil batch")
-
-    def on_rows(rows: list[dict]) -> None:
-        if bar is not None:
-            bar.update(len(rows))
-
+    _check_cluster_flags(scheduler, workers, chunk_size)
+    progress = _Progress(scheduler, quiet)
     try:
         summary = run_batch(
             source,
@@ -89,26 +69,61 @@ def batch_cmd(
             chunk_size=chunk_size,
             resume=resume,
             manifest=manifest,
-            on_start=on_start,
-            on_rows=on_rows,
+            on_start=progress.start,
+            on_rows=progress.rows,
         )
     except FaceveilError as exc:
         fail(str(exc).splitlines()[0], 1)
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
+    _print_summary(summary)
+
+
+def _check_cluster_flags(scheduler: str, workers: int | None, chunk_size: int) -> None:
+    if chunk_size < 1:
+        fail(f"--chunk-size must be at least 1, got {chunk_size}", 2)
+    if workers is not None and workers < 1:
+        fail(f"--workers must be at least 1, got {workers}", 2)
+    if scheduler != "local" and "://" not in scheduler:
+        fail(f"--scheduler must be 'local' or an address like tcp://host:8786, not {scheduler}", 2)
+
+
+class _Progress:
+    """The start lines and the progress bar of one batch run."""
+
+    def __init__(self, scheduler: str, quiet: bool) -> None:
+        self.scheduler, self.quiet, self.bar = scheduler, quiet, None
+
+    def start(self, total: int, info) -> None:
+        from tqdm import tqdm
+
+        where = "local cluster" if self.scheduler == "local" else self.scheduler
+        typer.echo(f"faceveil batch: {total} files on {info.workers} workers ({where})", err=True)
+        if info.dashboard:
+            typer.echo(f"faceveil batch: Dask dashboard {info.dashboard}", err=True)
+        self.bar = tqdm(total=total, unit="file", disable=self.quiet, desc="faceveil batch")
+
+    def rows(self, rows: list[dict]) -> None:
+        if self.bar is not None:
+            self.bar.update(len(rows))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_summary(summary) -> None:
     typer.echo(
         f"faceveil batch: {summary.files} files ({summary.ok} ok, {summary.skipped} skipped, "
         f"{summary.failed} failed), {summary.faces} faces, {summary.seconds:.1f} s, "
         f"{summary.throughput:.2f} files/s on {summary.workers} workers; "
         f"manifest {summary.manifest}"
     )
-    if summary.failed:
-        typer.echo(f"faceveil: {summary.failed} of {summary.files} inputs failed:", err=True)
-        for reason in summary.failures[:SHOWN_FAILURES]:
-            typer.echo(f"  {reason}", err=True)
-        if summary.failed > SHOWN_FAILURES:
-            typer.echo(
-                f"  ... and {summary.failed - SHOWN_FAILURES} more (see the manifest)", err=True
-            )
-        raise typer.Exit(1)
+    if not summary.failed:
+        return
+    typer.echo(f"faceveil: {summary.failed} of {summary.files} inputs failed:", err=True)
+    for reason in summary.failures[:SHOWN_FAILURES]:
+        typer.echo(f"  {reason}", err=True)
+    if summary.failed > SHOWN_FAILURES:
+        typer.echo(f"  ... and {summary.failed - SHOWN_FAILURES} more (see the manifest)", err=True)
+    raise typer.Exit(1)
