@@ -261,6 +261,7 @@ def form_fields() -> list[dict]:
         default = list(f.default) if isinstance(f.default, tuple) else f.default
         widget = (
             "select" if choices else "color" if f.name == "color" else
+            "checkbox" if f.type == "bool" else
             "text" if f.type in ("str | None", "str") else "number"
         )  # fmt: skip
         entry = {

@@ -69,7 +69,7 @@ class OptionField(BaseModel):
     name: str
     label: str
     help: str
-    widget: Literal["select", "color", "text", "number"]
+    widget: Literal["select", "color", "checkbox", "text", "number"]
     default: Any = None
     choices: list[str] = []
     methods: list[str] = []

@@ -29,7 +29,9 @@ function optionFields(data) {
   for (const input of $$("fieldset input, fieldset select", form)) {
     const label = input.closest("label");
     if (label.classList.contains("hidden") || input.value === "") continue;
-    if (input.type === "color") {
+    if (input.type === "checkbox") {
+      data.append(input.name, input.checked ? "true" : "false");
+    } else if (input.type === "color") {
       const hex = input.value.slice(1);
       const rgb = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
       data.append(input.name, rgb.join(","));
@@ -144,7 +146,7 @@ function jobParams() {
     if (k === "method") continue;
     const input = form.elements[k];
     options[k] = k === "color" ? v.split(",").map(Number)
-      : input?.type === "number" ? Number(v) : v;
+      : input?.type === "number" ? Number(v) : input?.type === "checkbox" ? v === "true" : v;
   }
   return { method: method.value, options };
 }
