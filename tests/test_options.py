@@ -153,3 +153,21 @@ def test_the_dask_worker_uses_the_one_file_runner(tmp_path, monkeypatch, astrona
     Image.fromarray(astronaut).save(tmp_path / "a.png")
     row = worker.process_one(str(tmp_path / "a.png"), str(tmp_path / "b.png"), AnonymizeOptions())
     assert row["status"] == "ok" and len(calls) == 1 and (tmp_path / "b.png").exists()
+
+
+def test_form_fields_are_taken_by_both_endpoints_the_page_posts_to():
+    """The page sends its fields to /anonymize (photos) and to the video job."""
+    assert set(names_for("form")) <= set(names_for("api")) & set(names_for("job"))
+
+
+def test_drop_audio_removes_the_audio_track(clip, tmp_path):
+    """keep_audio: one declaration, one use in the video runner; every surface offers it."""
+    from conftest import ffprobe_text
+
+    for flag, has_audio in (("--drop-audio", False), ("--keep-audio", True)):
+        out = tmp_path / f"{flag[2:]}.mp4"
+        result = CliRunner().invoke(app, ["anonymize", str(clip), "-o", str(out), flag, "-q"])
+        assert result.exit_code == 0, result.output
+        assert ("Audio:" in ffprobe_text(out)) is has_audio
+    assert "keep_audio" in names_for("job") and "keep_audio" in names_for("form")
+    assert job_options({"options": {"keep_audio": False}}).keep_audio is False

@@ -140,6 +140,10 @@ class AnonymizeOptions:
         False, "Keep EXIF/GPS and other metadata (stripped by default).",
         surfaces=frozenset({"cli", "batch", "job"}), flags=("--keep-metadata",),
     )  # fmt: skip
+    keep_audio: bool = option(
+        True, "Keep a video's audio track; --drop-audio removes it (voices identify people too).",
+        flags=("--keep-audio/--drop-audio",), label="Keep the audio (video)",
+    )  # fmt: skip
     seed: int = option(
         0, "Seeds the synthetic identities: the same seed, the same output.", ge=0,
         le=2**31 - 1, methods=("synth", "ksame", "attributes", "cloak"), label="Seed",

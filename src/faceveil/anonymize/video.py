@@ -122,7 +122,12 @@ def anonymize_video(
     total = info.frames_estimate or 0
     with (
         atomic_output(dst) as tmp,
-        VideoWriter(tmp, info, audio_source=src, keep_metadata=options.keep_metadata) as writer,
+        VideoWriter(
+            tmp,
+            info,
+            audio_source=src if options.keep_audio else None,
+            keep_metadata=options.keep_metadata,
+        ) as writer,
     ):
         sink = BackgroundSink(writer.write)
         source = prefetch(frames)
