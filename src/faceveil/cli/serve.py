@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from faceveil.cli.common import app, fail
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# uvicorn limits: idle keep-alive connections close after 5 s, at most 100 connections at once
+# (then 503), and request headers up to 16 KiB. Request bodies that stall get 408 from the app
+# (FACEVEIL_BODY_TIMEOUT), which uvicorn itself does not time out.
+UVICORN_LIMITS: dict[str, Any] = {
+    "timeout_keep_alive": 5,
+    "limit_concurrency": 100,
+    "h11_max_incomplete_event_size": 16 * 1024,
+}
 
 
 @app.command("serve")
@@ -41,7 +49,10 @@ def serve_cmd(
     overrides: dict = {"run_worker": not no_worker}
     if data_dir is not None:
         overrides["data_dir"] = data_dir.expanduser().resolve()
-    settings = Settings.from_env(**overrides)
+    try:
+        settings = Settings.from_env(**overrides)
+    except ValueError as exc:  # a FACEVEIL_* variable that is not a number
+        fail(str(exc), 2)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if host not in LOCAL_HOSTS and not settings.api_token:
         typer.echo(
@@ -51,4 +62,4 @@ def serve_cmd(
         )
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"faceveil studio on http://{shown}:{port}/ (data in {settings.data_dir})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **UVICORN_LIMITS)

@@ -30,7 +30,9 @@ _PIL_FORMATS = {
     ".tiff": "TIFF",
 }
 _EXIF_ORIENTATION = 0x0112
-MAX_PIXELS = 200_000_000  # refuse decompression bombs
+# Refuse decompression bombs from the header, before decoding. Below Pillow's own hard stop
+# (2 x Image.MAX_IMAGE_PIXELS = 179 MP), so images that large get this message, not Pillow's.
+MAX_PIXELS = 150_000_000
 
 
 @dataclass
@@ -58,13 +60,19 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(pixels)) if op else pixels
 
 
-def _decode(data: bytes, name: str) -> LoadedImage:
+def too_large_message(width: int, height: int, max_pixels: int) -> str:
+    """``image too large: W x H = N MP (max M MP)``."""
+    mp = width * height / 1e6
+    return f"image too large: {width} x {height} = {mp:.3g} MP (max {max_pixels / 1e6:.3g} MP)"
+
+
+def _decode(data: bytes, name: str, max_pixels: int | None = MAX_PIXELS) -> LoadedImage:
     if not data:
         raise InputError(f"{name}: empty file")
     try:
-        with Image.open(io.BytesIO(data)) as pil:
-            if pil.width * pil.height > MAX_PIXELS:
-                raise InputError(f"{name}: image too large ({pil.width}x{pil.height})")
+        with Image.open(io.BytesIO(data)) as pil:  # reads the header only
+            if max_pixels and pil.width * pil.height > max_pixels:
+                raise InputError(f"{name}: {too_large_message(*pil.size, max_pixels)}")
             pil.verify()
         with Image.open(io.BytesIO(data)) as pil:
             exif = pil.getexif()
@@ -73,7 +81,12 @@ def _decode(data: bytes, name: str) -> LoadedImage:
                 exif[_EXIF_ORIENTATION] = 1
             exif_bytes = exif.tobytes() if len(exif) else None
             icc = pil.info.get("icc_profile")
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except InputError:  # ours, above: not to be re-worded as corruption (it is a ValueError)
+        raise
+    except Image.DecompressionBombError as exc:  # over Pillow's own limit, checked at open
+        limit = max_pixels or 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise InputError(f"{name}: image too large (max {limit / 1e6:.3g} MP)") from exc
+    except UnidentifiedImageError as exc:
         raise InputError(f"{name}: not an image file") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{name}: corrupt image ({exc})") from exc
@@ -86,14 +99,20 @@ def _decode(data: bytes, name: str) -> LoadedImage:
     return LoadedImage(_orient(pixels, orientation), exif_bytes, icc)
 
 
-def load_image(source: str | Path | bytes | np.ndarray) -> LoadedImage:
-    """Load a path, encoded bytes or an array into an upright :class:`LoadedImage`."""
+def load_image(
+    source: str | Path | bytes | np.ndarray, max_pixels: int | None = MAX_PIXELS
+) -> LoadedImage:
+    """Load a path, encoded bytes or an array into an upright :class:`LoadedImage`.
+
+    Encoded images of more than `max_pixels` (width x height, read from the header) are
+    refused with :class:`InputError` before they are decoded; None lifts the limit.
+    """
     if isinstance(source, np.ndarray):
         if source.ndim not in (2, 3) or source.size == 0:
             raise InputError(f"expected an (H, W[, C]) image array, got shape {source.shape}")
         return LoadedImage(source)
     if isinstance(source, bytes | bytearray | memoryview):
-        return _decode(bytes(source), "image bytes")
+        return _decode(bytes(source), "image bytes", max_pixels)
     path = Path(source)
     try:
         data = path.read_bytes()
@@ -101,12 +120,14 @@ def load_image(source: str | Path | bytes | np.ndarray) -> LoadedImage:
         raise InputError(f"{path}: is a directory") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return _decode(data, str(path))
+    return _decode(data, str(path), max_pixels)
 
 
-def read_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
-    """Upright pixels of an image (RGB/RGBA/gray, uint8 or uint16)."""
-    return load_image(source).pixels
+def read_image(
+    source: str | Path | bytes | np.ndarray, max_pixels: int | None = MAX_PIXELS
+) -> np.ndarray:
+    """Upright pixels of an image (RGB/RGBA/gray, uint8 or uint16); see :func:`load_image`."""
+    return load_image(source, max_pixels).pixels
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:

@@ -7,7 +7,17 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from faceveil import __version__
-from faceveil.server import auth, docs, errors, store, ui, uploads
+from faceveil.server import (
+    auth,
+    docs,
+    errors,
+    limits,
+    retention,
+    security,
+    store,
+    ui,
+    uploads,
+)
 from faceveil.server.api import datasets, gallery, jobs, models, restore, sync
 from faceveil.server.settings import Settings
 
@@ -21,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.store = store.open_store(settings)  # database (migrated) + file storage
+        retention.sweep_due(app.state.store)  # results past FACEVEIL_RESULT_RETENTION_HOURS
         worker = store.start_worker(app.state.store) if settings.run_worker else None
         try:
             yield
@@ -34,10 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Detect, anonymise, analyse, audit and synthesise faces, offline.",
         lifespan=lifespan,
+        openapi_url=None,  # served by docs.install, behind the token when there is one
         docs_url=None,  # served by docs.install with local assets (no CDN)
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.heavy = limits.HeavyGate(settings.max_heavy_requests)
     errors.install(app)
     app.add_middleware(uploads.BodyLimitMiddleware, settings=settings)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(auth.require_token)])
@@ -55,4 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(security.SecurityMiddleware, settings=settings)  # outermost: sees all
     return app

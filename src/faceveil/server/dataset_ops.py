@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from sqlalchemy import Select, and_, exists, func, select
@@ -17,13 +17,6 @@ from faceveil.server.models_db import SPLITS, Dataset, Image, ImageFace, ImageTa
 MAX_TAGS = 32
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 MAX_ZIP_MEMBERS = 10_000
-
-
-@dataclass
-class ImportReport:
-    added: list[int] = field(default_factory=list)  # image ids
-    duplicates: list[int] = field(default_factory=list)  # already in the dataset
-    rejected: list[dict] = field(default_factory=list)  # {"name", "error"}
 
 
 def clean_tags(tags) -> list[str]:
@@ -61,9 +54,20 @@ def _sniff_image(data: bytes) -> str | None:
     return found[1] if found and found[0] == "image" else None
 
 
-def expand_upload(name: str, data: bytes, limit: int) -> list[tuple[str, bytes]]:
+def _unsafe_member(filename: str) -> bool:
+    """An absolute path, a drive, or a '..' part: a name that points out of the archive."""
+    parts = filename.replace("\\", "/").split("/")
+    drive = len(parts[0]) == 2 and parts[0][1] == ":"
+    return filename.startswith(("/", "\\")) or drive or ".." in parts
+
+
+def expand_upload(
+    name: str, data: bytes, limit: int, rejected: list[dict] | None = None
+) -> list[tuple[str, bytes]]:
     """An upload as (name, bytes) members: a zip's files (directories and hidden files
-    skipped, at most `limit` bytes unpacked in all), else the file itself."""
+    skipped, at most `limit` bytes unpacked in all), else the file itself. Members whose path
+    is absolute or climbs out with '..' are skipped and listed in `rejected`
+    (``{"name", "error"}``)."""
     from faceveil.server.uploads import sniff
 
     found = sniff(data)
@@ -79,6 +83,12 @@ def expand_upload(name: str, data: bytes, limit: int) -> list[tuple[str, bytes]]
         raise InputError(f"{name}: more than {MAX_ZIP_MEMBERS} files in the zip")
     for info in infos:
         member = PurePosixPath(info.filename)
+        if _unsafe_member(info.filename):
+            if rejected is not None:
+                shown = info.filename.replace("\x00", "")[:200]
+                error = "unsafe path in the zip (absolute, or with '..'): not imported"
+                rejected.append({"name": f"{name}/{shown}", "error": error})
+            continue
         if any(part.startswith(".") or part == "__MACOSX" for part in member.parts):
             continue
         total += info.file_size  # as declared; checked again on the real bytes below
@@ -92,16 +102,18 @@ def expand_upload(name: str, data: bytes, limit: int) -> list[tuple[str, bytes]]
     return members
 
 
-def _describe(session: Session, sha: str, data: bytes) -> dict:
+def _describe(session: Session, sha: str, data: bytes, max_pixels: int | None) -> dict:
     """Metadata of an image: copied from another dataset's copy of the same file, else
     computed (decode, detect, analyse)."""
     known = session.scalars(select(Image).where(Image.sha == sha).limit(1)).first()
     if known is not None:
         return {"width": known.width, "height": known.height, "faces": list(known.faces_json)}
-    from faceveil.io.images import read_image
+    from faceveil.io.images import MAX_PIXELS, read_image
     from faceveil.server.image_meta import describe
+    from faceveil.server.uploads import check_pixels
 
-    return describe(read_image(data))
+    check_pixels(data, max_pixels)  # from the header, before anything is decoded
+    return describe(read_image(data, max_pixels=max_pixels or MAX_PIXELS))
 
 
 def import_image(
@@ -129,7 +141,7 @@ def import_image(
     if existing is not None:
         return existing, False
     try:
-        meta = _describe(session, sha, data)
+        meta = _describe(session, sha, data, getattr(store.settings, "max_pixels", None))
     except InputError as exc:
         raise InputError(str(exc).replace("image bytes: ", "")) from None
     suffix = "." + ("jpg" if fmt == "jpeg" else fmt)

@@ -33,8 +33,14 @@ class FileStore:
         """Store `data` (once) and return its sha256; `suffix` is kept for the media type."""
         sha = hashlib.sha256(data).hexdigest()
         folder = self._dir(sha)
-        if self.find(sha) is not None:
-            return sha
+        found = self.find(sha)
+        if found is not None:  # stored again: fresh for the retention sweep (server.retention)
+            try:
+                os.utime(found)
+            except FileNotFoundError:  # swept meanwhile: store it anew
+                pass
+            else:
+                return sha
         suffix = suffix.lower() if _SUFFIX.match(suffix.lower() or "-") else ""
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")

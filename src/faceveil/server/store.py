@@ -7,7 +7,6 @@ Jobs survive a restart: at open, jobs left ``running`` by a process that stopped
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,6 +197,8 @@ class Store:
         stamp = utcnow().strftime("%H:%M:%S")
         line = f"{stamp} {message}\n"
         session = object_session(job)
+        if session is None:  # every caller passes a job loaded in an open session
+            raise RuntimeError(f"job {job.id} is not in a session")
         session.execute(
             update(Job).where(Job.id == job.id).values(log=Job.log + line),
             execution_options={"synchronize_session": False},
@@ -236,13 +237,6 @@ class Store:
             if rec is None:
                 return DEFAULT_GENERATOR
             return rec.path if rec.source == "trained" and rec.path else rec.name
-
-    # ------------------------------------------------------------------ housekeeping
-    def remove_tree(self, path: Path) -> None:
-        """Delete a folder inside data_dir (never outside it)."""
-        path = Path(path).resolve()
-        if self.data_dir.resolve() in path.parents and path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def open_store(settings: Settings) -> Store:

@@ -2,14 +2,17 @@
 
 The file name and the declared content type are never trusted: the first bytes decide whether an
 upload is an image, a video or a zip (415 otherwise). Reading stops once
-``settings.max_upload_bytes`` is passed (413). Images are decoded by :mod:`faceveil.io` (400 when
-corrupt).
+``settings.max_upload_bytes`` is passed (413), or when the body stalls (408). Images larger than
+``settings.max_pixels`` are refused from their header (413); the rest are decoded by
+:mod:`faceveil.io` (400 when corrupt).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import io
 import re
 from dataclasses import dataclass
 
@@ -134,12 +137,37 @@ def read_media_upload(source, settings, kinds=("image", "video", "zip")) -> tupl
     return media.data, media.kind
 
 
-def decode_image(media: Media) -> np.ndarray:
-    """Upright pixels of an image upload (400 when corrupt)."""
-    from faceveil.io.images import read_image
+def check_pixels(data: bytes, max_pixels: int | None) -> None:
+    """InputError("image too large: ...") when the header of `data` declares more than
+    `max_pixels`; Pillow reads only the header here, nothing is decoded."""
+    if not max_pixels:
+        return
+    from PIL import Image
+
+    from faceveil.io.images import too_large_message
 
     try:
-        return read_image(media.data)
+        with Image.open(io.BytesIO(data)) as pil:
+            size = pil.size
+    except Image.DecompressionBombError:  # past Pillow's own hard limit
+        raise InputError(f"image too large (max {max_pixels / 1e6:.3g} MP)") from None
+    except Exception:  # not readable: the decoder says why
+        return
+    if size[0] * size[1] > max_pixels:
+        raise InputError(too_large_message(*size, max_pixels))
+
+
+def decode_image(media: Media, max_pixels: int | None = None) -> np.ndarray:
+    """Upright pixels of an image upload: 413 over `max_pixels` (checked on the header,
+    before decoding), 400 when corrupt."""
+    from faceveil.io.images import MAX_PIXELS, read_image
+
+    try:
+        check_pixels(media.data, max_pixels)
+    except InputError as exc:
+        raise ApiError(413, str(exc)) from None
+    try:
+        return read_image(media.data, max_pixels=max_pixels or MAX_PIXELS)
     except InputError as exc:
         raise ApiError(400, str(exc).replace("image bytes: ", "image: ", 1)) from None
 
@@ -147,11 +175,12 @@ def decode_image(media: Media) -> np.ndarray:
 def read_image_with_format(source, settings) -> tuple[np.ndarray, str]:
     """(pixels, format) of an image upload; format is the sniffed one ("png", "jpeg", ...)."""
     media = read_media(source, settings, kinds=("image",))
-    return decode_image(media), media.format
+    return decode_image(media, getattr(settings, "max_pixels", None)), media.format
 
 
 def read_image_upload(source, settings) -> np.ndarray:
-    """Upright pixels (RGB/RGBA/gray) of an image upload: 413, 415 or 400 otherwise."""
+    """Upright pixels (RGB/RGBA/gray) of an image upload: 413 (bytes or pixels), 415 or 400
+    otherwise."""
     return read_image_with_format(source, settings)[0]
 
 
@@ -161,12 +190,27 @@ def body_limit(settings) -> int:
 
 
 class BodyLimitMiddleware:
-    """413 as soon as a request body passes :func:`body_limit`, before it is all spooled."""
+    """413 as soon as a request body passes :func:`body_limit`, before it is all spooled; 408
+    when a body stalls for ``settings.body_timeout_s`` (slow clients do not hold a worker)."""
 
     def __init__(self, app, settings):
         self.app = app
         self.max = body_limit(settings)
         self.limit = _limit(settings)
+        self.timeout = float(getattr(settings, "body_timeout_s", 0) or 0)
+
+    async def _next(self, receive):
+        """The next message; 408 when the client sends nothing for `timeout` seconds."""
+        if not self.timeout:
+            return await receive()
+        try:
+            return await asyncio.wait_for(receive(), self.timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(
+                408,
+                f"request body timed out (nothing received for {self.timeout:g} s)",
+                headers={"Connection": "close"},
+            ) from None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -176,14 +220,20 @@ class BodyLimitMiddleware:
             return await self._reject(send)
         seen = 0
         started = False
+        body_done = False
 
         async def counting_receive():
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, body_done
+            if body_done:  # later reads wait for a disconnect: no timeout on those
+                return await receive()
+            message = await self._next(receive)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max:
                     raise _too_large(self.limit)
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True
             return message
 
         async def tracking_send(message):
@@ -194,13 +244,16 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, counting_receive, tracking_send)
         except ApiError as exc:
-            if exc.status != 413 or started:
+            if exc.status not in (408, 413) or started:
                 raise
-            await self._reject(send)
+            await self._reject(send, exc)
 
-    async def _reject(self, send):
+    async def _reject(self, send, exc: ApiError | None = None):
         from faceveil.server.errors import error_response
 
-        response = error_response(413, _too_large(self.limit).message, {"Connection": "close"})
-        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        exc = exc or _too_large(self.limit)
+        response = error_response(exc.status, exc.message, {"Connection": "close"})
+        await send(
+            {"type": "http.response.start", "status": exc.status, "headers": response.raw_headers}
+        )
         await send({"type": "http.response.body", "body": response.body})

@@ -9,7 +9,7 @@ both body kinds, so ``/docs`` and schemathesis see every field.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -36,10 +36,13 @@ MEDIA_TYPES = {
 }
 
 
-class Body:
+M = TypeVar("M", bound=BaseModel)
+
+
+class Body(Generic[M]):
     """Validated options plus the raw bytes of each file field that was sent."""
 
-    def __init__(self, options: BaseModel, files: dict[str, bytes]):
+    def __init__(self, options: M, files: dict[str, bytes]):
         self.options = options
         self.files = files
 
@@ -49,7 +52,7 @@ class Body:
         return self.files.get(name)
 
 
-def _validate(model: type[BaseModel], data: dict) -> BaseModel:
+def _validate(model: type[M], data: dict) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -67,7 +70,7 @@ def _form_value(value: str) -> Any:
     return value
 
 
-async def read_body(request: Request, model: type[BaseModel], files: tuple[str, ...] = ()) -> Body:
+async def read_body(request: Request, model: type[M], files: tuple[str, ...] = ()) -> Body[M]:
     """Parse a multipart/urlencoded form or a JSON object into `model` and file bytes."""
     settings = request.app.state.settings
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -186,7 +189,9 @@ def file_store(request: Request):
 
 def store_file(request: Request, data: bytes, suffix: str):
     """Store result bytes; a :class:`~faceveil.server.api.schemas.FileLink` to them."""
+    from faceveil.server import retention
     from faceveil.server.api.schemas import FileLink
 
     sha = file_store(request).put(data, suffix)
+    retention.sweep_due(request.app.state.store)  # results live settings.result_retention_hours
     return FileLink(sha=sha, url=f"/api/v1/files/{sha}", media_type=media_type(data))

@@ -5,7 +5,7 @@ split, delete."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from faceveil.errors import InputError
-from faceveil.server import dataset_ops
+from faceveil.server import dataset_ops, limits, retention
 from faceveil.server.errors import ApiError
 from faceveil.server.image_meta import SKIN_TONE_NAMES
 from faceveil.server.models_db import Dataset, Image, ImageTag
@@ -117,7 +117,7 @@ def image_out(request: Request, image: Image) -> ImageOut:
         height=image.height,
         face_count=image.face_count,
         faces=[FaceMeta(**f) for f in image.faces_json or []],
-        split=image.split,
+        split=cast("Split | None", image.split),  # the column holds only validated splits
         tags=[t.tag for t in image.tags],
         created_at=image.created_at,
         file_url=str(request.url_for("image_file", **ids)),
@@ -173,9 +173,13 @@ def get_dataset(dataset_id: Id, store: StoreDep) -> DatasetOut:
 
 @router.delete("/datasets/{dataset_id}", status_code=204, response_class=Response)
 def delete_dataset(dataset_id: Id, store: StoreDep) -> Response:
-    """Delete the dataset and its image records (stored files other datasets share stay)."""
+    """Delete the dataset, its images and their files and thumbnails (files that another
+    dataset or a job still uses stay)."""
     with store.session() as s:
-        s.delete(_get_dataset(s, dataset_id))
+        ds = _get_dataset(s, dataset_id)
+        shas = set(s.scalars(select(Image.sha).where(Image.dataset_id == ds.id)))
+        s.delete(ds)
+    retention.release(store, shas)
     return Response(status_code=204)
 
 
@@ -189,10 +193,9 @@ def import_images(
     tags: Annotated[str | None, Form(description="comma-separated tags")] = None,
 ) -> ImportOut:
     """Add images; each is sniffed by content, described (faces, age, gender, expression,
-    skin tone) and stored once. Files that are not readable images are listed in
-    ``rejected``; the rest are imported."""
-    from faceveil.server.uploads import read_upload_bytes
-
+    skin tone) and stored once. Files that are not readable images, larger than
+    ``FACEVEIL_MAX_PIXELS``, or zip members with an unsafe path are listed in ``rejected``;
+    the rest are imported. The import stops if the client hangs up."""
     try:
         tag_list = dataset_ops.clean_tags(tags)
     except InputError as exc:
@@ -200,16 +203,29 @@ def import_images(
     with store.session() as s:
         _get_dataset(s, dataset_id)
     out = ImportOut(added=[], duplicates=[], rejected=[])
+    with limits.gate(request).slot():  # 503 while the studio is saturated
+        _import_files(request, store, dataset_id, files, split, tag_list, out)
+    retention.sweep_due(store)
+    return out
+
+
+def _import_files(request, store, dataset_id, files, split, tag_list, out: ImportOut) -> None:
+    from faceveil.server.uploads import read_upload_bytes
+
     limit = store.settings.max_upload_bytes
     for upload in files:
         name = upload.filename or "upload"
         data = read_upload_bytes(upload, store.settings)  # 413 over the limit
+        unsafe: list[dict] = []
         try:
-            members = dataset_ops.expand_upload(name, data, limit)
+            members = dataset_ops.expand_upload(name, data, limit, unsafe)
         except InputError as exc:
             out.rejected.append(Rejected(name=name, error=str(exc)))
             continue
+        out.rejected.extend(Rejected(**r) for r in unsafe)
         for member, payload in members:
+            if limits.client_gone_sync(request):
+                return
             try:
                 with store.session() as s:
                     ds = _get_dataset(s, dataset_id)
@@ -223,7 +239,6 @@ def import_images(
             except (InputError, ValueError) as exc:
                 message = str(exc).splitlines()[0] if str(exc) else "unreadable"
                 out.rejected.append(Rejected(name=member, error=message))
-    return out
 
 
 @router.get("/datasets/{dataset_id}/images", response_model=ImagePage)
@@ -293,8 +308,13 @@ def patch_image(
 
 @router.delete("/datasets/{dataset_id}/images/{image_id}", status_code=204, response_class=Response)
 def delete_image(dataset_id: Id, image_id: Id, store: StoreDep) -> Response:
+    """Delete the image, and its file and thumbnails unless another dataset or a job still
+    uses the same file."""
     with store.session() as s:
-        s.delete(_get_image(s, dataset_id, image_id))
+        image = _get_image(s, dataset_id, image_id)
+        sha = image.sha
+        s.delete(image)
+    retention.release(store, [sha])
     return Response(status_code=204)
 
 

@@ -3,6 +3,7 @@ the files a job made."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 from datetime import datetime
@@ -13,14 +14,16 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from faceveil.errors import InputError
+from faceveil.server import retention
 from faceveil.server.dataset_ops import MAX_ID
-from faceveil.server.errors import ApiError
+from faceveil.server.errors import ApiError, scrub
 from faceveil.server.models_db import JOB_STATUSES
 from faceveil.server.store import Store, get_store
 
 router = APIRouter(tags=["jobs"])
 StoreDep = Annotated[Store, Depends(get_store)]
 JobId = Annotated[int, Path(ge=1, le=MAX_ID)]  # ids fit a 32-bit INTEGER column
+UPLOAD_KINDS = {"anonymize_video": ("video",)}  # job kind -> what /jobs/upload takes for it
 
 
 class FileLink(BaseModel):
@@ -59,7 +62,8 @@ class JobSubmit(BaseModel):
 def _out(store: Store, request: Request, job: dict) -> JobOut:
     base = str(request.url_for("job_file", job_id=job["id"], name="x"))[:-1]
     links = [FileLink(name=n, url=base + n) for n in store.job_files(job["id"])]
-    return JobOut(**job, files=links)
+    shown = {k: scrub(job[k]) if job[k] else job[k] for k in ("error", "log")}  # no server paths
+    return JobOut(**{**job, **shown}, files=links)
 
 
 def _job_or_404(store: Store, job_id: int) -> dict:
@@ -71,15 +75,31 @@ def _job_or_404(store: Store, job_id: int) -> dict:
 
 def _submit(store: Store, kind: str, params: dict) -> int:
     try:
-        return store.submit_job(kind, params)
+        job_id = store.submit_job(kind, params)
     except InputError as exc:
         raise ApiError(400, str(exc)) from None
+    retention.sweep_due(store)
+    return job_id
 
 
 @router.post("/jobs", status_code=201, response_model=JobOut)
 def submit_job(body: JobSubmit, request: Request, store: StoreDep) -> JobOut:
     """Queue a job; its parameters are checked now (400), the worker runs it."""
     return _out(store, request, _job_or_404(store, _submit(store, body.kind, body.params)))
+
+
+def _upload_kind(kind: str) -> tuple[str, ...]:
+    """The media `kind` takes as its uploaded input; 400 for other kinds, before any upload
+    is read."""
+    from faceveil.server.jobs_worker import HANDLERS
+
+    if kind not in HANDLERS:
+        known = ", ".join(sorted(HANDLERS))
+        raise ApiError(400, f"unknown job kind {kind[:40]!r} (known: {known})")
+    if kind not in UPLOAD_KINDS:
+        takes = ", ".join(UPLOAD_KINDS)
+        raise ApiError(400, f"job kind {kind!r} takes no uploaded file (these do: {takes})")
+    return UPLOAD_KINDS[kind]
 
 
 @router.post("/jobs/upload", status_code=201, response_model=JobOut)
@@ -90,7 +110,9 @@ def submit_job_with_file(
     kind: Annotated[str, Form()] = "anonymize_video",
     params: Annotated[str, Form(description="JSON object of parameters")] = "{}",
 ) -> JobOut:
-    """Queue a job on an uploaded file: it is stored and its sha256 becomes ``params.input``."""
+    """Queue a job on an uploaded file: its sha256 becomes ``params.input``. The kind, the
+    parameters and the file's content are all checked before the job is queued; an upload
+    refused on any of them is not kept."""
     from faceveil.server.uploads import read_media
 
     try:
@@ -99,13 +121,16 @@ def submit_job_with_file(
         raise ApiError(400, "params must be a JSON object") from None
     if not isinstance(values, dict):
         raise ApiError(400, "params must be a JSON object")
-    media = read_media(
-        file,
-        store.settings,
-        kinds=("video",) if kind == "anonymize_video" else ("image", "video", "zip"),
-    )
+    media = read_media(file, store.settings, kinds=_upload_kind(kind))
+    new = hashlib.sha256(media.data).hexdigest() not in store.files
     values["input"] = store.files.put(media.data, "." + media.format)
-    return _out(store, request, _job_or_404(store, _submit(store, kind, values)))
+    try:
+        job_id = _submit(store, kind, values)  # the handler checks the stored input too
+    except ApiError:
+        if new:  # stored only to be checked: nothing references it
+            retention.release(store, [values["input"]])
+        raise
+    return _out(store, request, _job_or_404(store, job_id))
 
 
 @router.get("/jobs", response_model=JobList)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
@@ -20,10 +21,11 @@ from faceveil.errors import InputError
 from faceveil.server import uploads
 from faceveil.server.api import schemas as s
 from faceveil.server.api.body import body_doc, read_body, store_file, wants_json
+from faceveil.server.limits import run_heavy
 
 router = APIRouter(tags=["synthesize"])
 FORMAT = Query(None, pattern="^(image|json)$", description="json for JSON; default image or Accept")
-IMAGE_OUT = {
+IMAGE_OUT: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"image/png": {}, "image/jpeg": {}, "application/json": {}},
         "description": "the image, or JSON with a link to it",
@@ -44,15 +46,45 @@ def one_thread():
         torch.set_num_threads(before)
 
 
-def _generator(model: str | None):
-    from faceveil.gen.registry import get_generator, resolve
+def _trained_models(request: Request | None) -> dict[str, str]:
+    """Models trained in this studio: name -> the directory the store recorded."""
+    store = getattr(request.app.state, "store", None) if request is not None else None
+    if store is None:
+        return {}
+    from sqlalchemy import select
+
+    from faceveil.server.models_db import ModelRecord
+
+    with store.session() as s:
+        rows = s.execute(select(ModelRecord.name, ModelRecord.path, ModelRecord.source)).all()
+    return {r.name: r.path for r in rows if r.source == "trained" and r.path}
+
+
+def model_ref(request: Request | None, model: str | None) -> str | None:
+    """What the library loads for a request's `model`: a registered generator's name, or the
+    directory of a model trained here (named by the client, found by the store). Anything
+    else, a server path included, is 404; the message lists names only."""
+    from faceveil.gen.registry import model_dirs
     from faceveil.server.errors import ApiError
 
-    try:
-        resolve(model)
-    except InputError as exc:
-        raise ApiError(404, str(exc)) from None
-    return get_generator(model)
+    if not model:
+        return None
+    known = model_dirs()
+    if model in known:
+        return model
+    trained = _trained_models(request)
+    if model in trained:
+        return trained[model]
+    names = ", ".join(sorted({*known, *trained})) or "none"
+    if any(c in model for c in "/\\") or model.startswith((".", "~")):
+        raise ApiError(404, f"no generator by that path: give a name (known: {names})")
+    raise ApiError(404, f"no generator {model[:100]!r} (known: {names})")
+
+
+def _generator(model: str | None, request: Request | None = None):
+    from faceveil.gen.registry import get_generator
+
+    return get_generator(model_ref(request, model))
 
 
 def _encode(pixels: np.ndarray, image_format: str) -> tuple[bytes, str]:
@@ -111,8 +143,9 @@ async def generate(request: Request, format: str | None = FORMAT):  # noqa: A002
         import faceveil
         from faceveil.gen.upsample import grid
 
-        generator = _generator(o.model)
-        faces = faceveil.generate(o.n, o.seed, model=o.model, truncation=o.truncation, size=o.size)
+        ref = model_ref(request, o.model)
+        generator = _generator(o.model, request)
+        faces = faceveil.generate(o.n, o.seed, model=ref, truncation=o.truncation, size=o.size)
         sheet, suffix = _encode(grid(faces, columns=o.columns), o.image_format)
         if not as_json:
             return _image_response(sheet, suffix)
@@ -125,7 +158,7 @@ async def generate(request: Request, format: str | None = FORMAT):  # noqa: A002
             latents=latents.astype(np.float64).tolist(),
         )
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)
 
 
 @router.post(
@@ -144,7 +177,7 @@ async def invert(request: Request) -> s.InvertResponse:
         from faceveil.gen.upsample import upsample
 
         pixels = uploads.read_image_upload(body.file("file"), request.app.state.settings)
-        generator = _generator(o.model)
+        generator = _generator(o.model, request)
         result = faceveil.invert(
             generator, pixels, method=o.method, steps=o.steps, restarts=o.restarts, seed=o.seed
         )
@@ -164,7 +197,7 @@ async def invert(request: Request) -> s.InvertResponse:
             seconds=d["seconds"],
         )
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)
 
 
 def _latent_answer(request, generator, z, face, o, as_json, start):
@@ -196,7 +229,7 @@ async def mix(request: Request, format: str | None = FORMAT):  # noqa: A002
         from faceveil.gen.mix import mix_latents
 
         start = time.perf_counter()
-        generator = _generator(o.model)
+        generator = _generator(o.model, request)
         z_a = _latent(o.z_a, generator, "z_a")
         z_b = _latent(o.z_b, generator, "z_b")
         z_a = generator.sample_latents(1, o.seed_a)[0] if z_a is None else z_a
@@ -225,7 +258,7 @@ async def edit(request: Request, format: str | None = FORMAT):  # noqa: A002
         from faceveil.gen.directions import load_directions
 
         start = time.perf_counter()
-        generator = _generator(o.model)
+        generator = _generator(o.model, request)
         directions = load_directions(generator)
         z = _latent(o.z, generator, "z")
         if z is None:
@@ -242,13 +275,14 @@ async def edit(request: Request, format: str | None = FORMAT):  # noqa: A002
 
 @router.get("/directions", response_model=s.DirectionsResponse)
 def directions(
+    request: Request,
     model: str | None = Query(None, max_length=200, description="generator; default one"),
 ) -> s.DirectionsResponse:
     """The slider directions (raw dimensions, PCA components, attributes) and the start
     presets of a generator."""
     from faceveil.gen.directions import load_directions
 
-    generator = _generator(model)
+    generator = _generator(model, request)
     d = load_directions(generator)
     info = generator.info
     return s.DirectionsResponse(
@@ -257,6 +291,6 @@ def directions(
         resolution=generator.resolution,
         licence=info.licence,
         training_data=info.training_data,
-        directions=[{"name": n, "kind": d.kind(n)} for n in d.names()],
+        directions=[s.DirectionOut(name=n, kind=d.kind(n)) for n in d.names()],
         presets=d.preset_names(),
     )

@@ -4,14 +4,14 @@ steps stored and linked. The filled regions are a plausible guess, not the perso
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from faceveil.errors import InputError
 from faceveil.server import uploads
 from faceveil.server.api import schemas as s
 from faceveil.server.api.body import body_doc, read_body, store_file, wants_json
-from faceveil.server.api.latent import one_thread
+from faceveil.server.api.latent import model_ref, one_thread
 from faceveil.server.errors import ApiError
+from faceveil.server.limits import run_heavy
 
 router = APIRouter(tags=["restore"])
 
@@ -40,17 +40,11 @@ async def restore(
         import faceveil
         from faceveil.io.images import encode_image
 
-        if o.model != "auto":
-            from faceveil.gen.registry import resolve
-
-            try:
-                resolve(o.model)
-            except InputError as exc:
-                raise ApiError(404, str(exc)) from None
+        model = o.model if o.model == "auto" else model_ref(request, o.model)
         pixels, _ = uploads.read_image_with_format(body.file("file"), request.app.state.settings)
         try:
             with one_thread():
-                done = faceveil.restore(pixels, model=o.model, smooth_k=o.smooth_k, seed=o.seed)
+                done = faceveil.restore(pixels, model=model, smooth_k=o.smooth_k, seed=o.seed)
         except (InputError, ValueError) as exc:
             raise ApiError(400, f"cannot restore this image: {str(exc).splitlines()[0]}") from None
         data = encode_image(done.image, ".png")
@@ -74,4 +68,4 @@ async def restore(
             seconds=done.report["seconds"],
         )
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)

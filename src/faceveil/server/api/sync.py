@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
@@ -26,12 +27,16 @@ ERRORS = s.error_responses(
     {
         400: "bad input (corrupt image, no face, bad base64)",
         401: "missing or wrong API token",
-        413: "upload too large",
+        413: "upload too large, or an image over FACEVEIL_MAX_PIXELS",
         415: "not an image (checked by content)",
         422: "invalid options",
+        503: "busy: FACEVEIL_MAX_HEAVY_REQUESTS image requests running (see Retry-After)",
     }
 )
-IMAGE_OUT = {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the image"}
+IMAGE_OUT: dict[str, Any] = {
+    "content": {"image/png": {}, "image/jpeg": {}},
+    "description": "the image",
+}
 
 router = APIRouter(responses=ERRORS)
 
@@ -60,7 +65,7 @@ def anonymize_option_fields() -> s.OptionFieldsResponse:
     label, help, widget, default, choices, bounds and the methods each applies to."""
     from faceveil.anonymize.options import form_fields
 
-    return s.OptionFieldsResponse(fields=form_fields())
+    return s.OptionFieldsResponse.model_validate({"fields": form_fields()})
 
 
 @router.get("/health", response_model=s.HealthResponse, tags=["sync"])

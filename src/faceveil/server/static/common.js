@@ -103,6 +103,7 @@ export function el(tag, attrs = {}, ...children) {
     if (k === "class") node.className = v;
     else if (k === "text") node.textContent = v;
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "style") node.style.cssText = v; // CSSOM: the CSP blocks style attributes
     else node.setAttribute(k, v === true ? "" : v);
   }
   for (const child of children.flat()) {
