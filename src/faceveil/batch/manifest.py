@@ -23,7 +23,6 @@ import time
 import uuid
 from pathlib import Path
 
-STATUSES = ("ok", "failed: <reason>", "skipped")
 # Column order and Arrow types; None is allowed in every column but input and status.
 COLUMNS = {
     "input": "string",

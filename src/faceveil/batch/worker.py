@@ -83,7 +83,7 @@ def _staged(src: str, dst: str) -> Iterator[tuple[Path, Path, Callable[[], None]
         yield local_src, local_dst, publish
 
 
-def _already_done(src: str, dst: str, prior: dict, size: int, digest: str) -> bool:
+def _already_done(dst: str, prior: dict, size: int, digest: str) -> bool:
     """--resume: the input is unchanged and the output is there with the recorded hash."""
     if prior.get("output") != dst or prior.get("input_hash") != digest:
         return False
@@ -105,7 +105,7 @@ def process_one(src: str, dst: str, options: AnonymizeOptions, prior: dict | Non
     try:
         with _staged(src, dst) as (local_src, local_dst, publish):
             row["input_size"], row["input_hash"] = file_hash(str(local_src))
-            if prior and _already_done(src, dst, prior, row["input_size"], row["input_hash"]):
+            if prior and _already_done(dst, prior, row["input_size"], row["input_hash"]):
                 row.update(status="skipped", output_hash=prior["output_hash"],
                            faces=prior.get("faces"))  # fmt: skip
             else:

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 BUILT_IN = ("random", "mean")
-CLASSES = ("female", "male", "young", "old", "smiling")
 FACE = "face"
 CLASS_SHARE = 0.2  # young, old and smiling: the bottom or top fifth of the score
 
