@@ -13,7 +13,7 @@ DCGAN). For a face:
 3. the average is colour-matched to the face (Lab mean and spread), enlarged and blended in on
    the template's face oval as ``synth`` does; grayscale faces stay grayscale;
 4. identity check: SFace on the *original* landmarks must score the result at least
-   ``IDENTITY_MARGIN`` (0.10) below the calibrated threshold against the original, as the
+   ``replace.IDENTITY_MARGIN`` below the calibrated threshold against the original, as the
    runner leaves it (blended through the feathered region) and with the region mirrored
    outwards, since the original's own surroundings raise the similarity. If the check fails,
    the next disjoint k-set (ranks k..2k-1, ...) is tried, up to ``MAX_SETS``, then the same

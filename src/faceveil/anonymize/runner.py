@@ -57,7 +57,7 @@ def anonymize(
     ----------
     image : path, encoded bytes or (H, W[, C]) array; the result keeps its shape and dtype
         (files are loaded upright, with EXIF orientation applied).
-    method : a registered method: ``blur``, ``pixelate``, ``solid``, ``image`` or ``none``.
+    method : a name in :data:`faceveil.METHODS` (the registry, each with its description).
     faces : skip detection and anonymise these faces.
     **options : any field of :class:`AnonymizeOptions` (``shape``, ``mask_scale``,
         ``threshold``, ``max_side``, ``color``, ...).
