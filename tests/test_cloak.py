@@ -120,5 +120,5 @@ def test_bad_budget_or_target_is_a_one_line_error(tmp_path):
         app, ["anonymize", str(img), "--method", "cloak", "--budget", "huge"]
     )
     assert result.exit_code == 2
-    assert "budget must be one of low, mid, high, max" in result.output
+    assert "unknown budget 'huge'; choose one of low, mid, high, max" in result.output
     assert "Traceback" not in result.output
