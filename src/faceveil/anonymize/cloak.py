@@ -21,7 +21,7 @@ Pixels outside the face region stay byte-identical. The attacker's view is then 
 detector finds on the cloaked face) and reported per face; a face still recognised within the
 budget is *not* blurred (the point of a cloak is a face that stays visible) but reported with a
 warning. Only SFace is optimised against: protection against other recognizers is what
-``bench/cloak.py`` measures, not what this promises (the README's cloaking section: at ``mid``
+``bench/cloak.py`` measures, not what this promises (docs/benchmarks.md, Cloak: at ``mid``
 dlib, never seen, still re-identifies almost every pair).
 """
 
@@ -52,13 +52,12 @@ MAX_STEPS = 40  # ...and at most: more while the exact view is still close to th
 STOP = 0.15  # exact-view cosine to the own face under which no more steps are taken
 DECOYS = 16  # generator samples the decoy is chosen from
 SSIM_WEIGHT = 200.0  # penalty per unit of DSSIM over 95 % of the budget
-# image px per SFace crop px above which the perturbation is coarser (cost): full resolution
-# is the most effective per unit of DSSIM (on ORL 2x, cells of 1.35 px left the own-photo
-# similarity at 0.41 where pixels reach 0.33; 4 px cells 0.6)
+# image px per SFace crop px above which the perturbation is coarser (for cost): full
+# resolution is the most effective per unit of DSSIM
 WORK_SCALE = 4.0
 REDETECT = 6  # steps between re-detections of the cloaked face's landmarks
 LR = 0.1  # Adam step, as a fraction of the L-infinity cap
-THREADS = 1  # two intra-op threads were 10x slower on the busy 2-core machine (not measured idle)
+THREADS = 1  # two intra-op threads were much slower on a busy 2-core machine
 
 
 def region_alpha(shape: tuple[int, ...], face: Face, opts: AnonymizeOptions) -> np.ndarray:

@@ -7,9 +7,8 @@ DCGAN). For a face:
 1. it is aligned to the same template and labelled by faceveil's attribute models (apparent
    age, P(female), P(happy));
 2. the k gallery identities nearest in those labels are chosen, and their aligned crops are
-   averaged pixel by pixel. (The k nearest by SFace were tried first; on 10 ORL people the
-   average then kept the gender 72 % of the time against 90 %, the expression 17 % against
-   38 %, and 5 % of faces fell back to blur against 1 %.);
+   averaged pixel by pixel (nearest in labels, not by SFace, which kept gender and expression
+   less often);
 3. the average is colour-matched to the face (Lab mean and spread), enlarged and blended in on
    the template's face oval as ``synth`` does; grayscale faces stay grayscale;
 4. identity check: SFace on the *original* landmarks must score the result at least
@@ -78,7 +77,7 @@ SAMPLES = 1000  # generator samples drawn for the synthetic gallery; FACEVEIL_KS
 GALLERY_SEED = 0
 MAX_SETS = 8  # disjoint k-sets tried, nearest first
 # Face oval scales, tried in turn over the k-sets: the wider one reaches glasses and cheeks,
-# by which SFace still knew 1 in 8 ORL faces at k=10 under every normal-width average.
+# by which SFace can still know a face under every normal-width average.
 WIDEN = (1.0, 1.25)
 # Label distance: 10 years of age weigh as much as 0.5 of P(female) or 1.0 of P(happy).
 LABEL_WEIGHTS = np.array([0.1, 2.0, 1.0], np.float32)

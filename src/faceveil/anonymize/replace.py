@@ -32,8 +32,7 @@ def model():
     from faceveil.gen.encoder import load_encoder
     from faceveil.gen.registry import get_generator
 
-    # These small networks run 10-50x slower with two intra-op threads when the video pipeline's
-    # decode/encode threads (or anything else) keep the other core busy: one thread it is.
+    # One intra-op thread: with two, these small nets crawl whenever the other core is busy.
     torch.set_num_threads(1)
     generator = get_generator()
     encoder = load_encoder(generator)
@@ -216,8 +215,7 @@ def _composited(rgb: np.ndarray, out: np.ndarray, face: Face, opts) -> np.ndarra
 
 def _in_context(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:
     """The ROI mirrored outwards: SFace's crop reaches past it, and in the photo the
-    original's hair and ears there raise the similarity (0.27 in the region alone against 0.34
-    in the whole astronaut photo; mirrored, 0.33)."""
+    original's hair and ears there raise the similarity; mirrored, they count here too."""
     pad = max(rgb.shape[:2]) // 2
     x, y, w, h = face.box
     moved = dataclasses.replace(

@@ -32,9 +32,8 @@ log = logging.getLogger(__name__)
 MANIFEST_NAME = "_faceveil_manifest.parquet"
 LOCAL_ORIGIN_KEY = "distributed.scheduler.dashboard.bokeh-application.allow_websocket_origin"
 SPAWN_ENV_KEY = "distributed.nanny.pre-spawn-environ"
-# A LocalCluster's background work, measured idle with 1 worker: 6 % of a core with Dask's
-# defaults (the 10 ms stack-sampling profiler, the 20 ms event-loop tick), 1 % with these.
-# The dashboard's profile page stays empty; everything else works.
+# A quiet LocalCluster: no stack-sampling profiler, a slower event-loop tick (idle CPU). The
+# dashboard's profile page stays empty; everything else works.
 QUIET_CLUSTER = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
@@ -195,7 +194,7 @@ def open_client(scheduler: str = "local", workers: int | None = None) -> Iterato
         origins = {LOCAL_ORIGIN_KEY: [f"127.0.0.1:{port}", f"localhost:{port}"]}
         # Dask's workers default to MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's
         # adaptive thresholds: every image-sized buffer is then mapped and unmapped again,
-        # tripling the system time per image (measured: +45 % CPU per file, bench/batch.py).
+        # tripling the system time per image (docs/benchmarks.md, Batch on Dask).
         environ = dict(dask.config.get(SPAWN_ENV_KEY, {}))
         environ.pop("MALLOC_TRIM_THRESHOLD_", None)
         with dask.config.set({**origins, **QUIET_CLUSTER, SPAWN_ENV_KEY: environ}):

@@ -2,14 +2,10 @@
 
 Latents are interpolated on the sphere (slerp), not on the straight line. The generator was
 trained on Gaussian latents, which sit near the shell ``|z| ~ sqrt(latent_dim)``, and the
-inversion's prior term keeps inverted latents close to it (0.84-0.94 of that norm on ORL
-faces). Two such latents are nearly orthogonal in 100 dimensions, so their straight-line
-midpoint has only about 0.7 of that norm: it is pulled towards z = 0, the mean face.
-``bench/inversion.py --mix`` measures it on 50 pairs of samples: linear midpoints have 0.69 of
-the norm and look more like the mean face (SSIM to it 0.30, against 0.22 for samples); slerp
-midpoints keep the norm (1.00) and are as typical as samples (0.22). Both resemble each end
-about equally (SFace 0.39 and 0.40). The endpoints are exact: ``alpha=0`` decodes to A's
-latent, ``alpha=1`` to B's.
+inversion's prior term keeps inverted latents close to it. Two such latents are nearly
+orthogonal in 100 dimensions, so their straight-line midpoint has only about 0.7 of that norm:
+it is pulled towards z = 0, the mean face; slerp midpoints keep the norm (``bench/inversion.py
+--mix``). The endpoints are exact: ``alpha=0`` decodes to A's latent, ``alpha=1`` to B's.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The trade-offs the seed weighed: nearest and linear are fast but blocky or soft; cubic and
 Lanczos keep edges better and may ring a little; learned super-resolution would be sharper but
 no such weights ship. faceveil resamples with bicubic and a mild unsharp mask (amount 0.5), the
-best PSNR and SSIM of ``bench/upsample.py`` (real faces shrunk 4x and enlarged back); Lanczos is
-as good and three times slower, more sharpening starts to cost identity similarity.
+best PSNR and SSIM of ``bench/upsample.py`` (real faces shrunk 4x and enlarged back; figures in
+docs/benchmarks.md).
 """
 
 from __future__ import annotations

