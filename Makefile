@@ -38,6 +38,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q
 
 bench: install

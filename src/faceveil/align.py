@@ -87,7 +87,7 @@ def face_oval(
     straight line there."""
     size = size or res
     centre, axes, sigma = oval_reach(template, res, size, widen)
-    mask = np.zeros((size, size), np.float32)
+    mask: np.ndarray = np.zeros((size, size), np.float32)
     c, ax = (centre * 4).round().astype(int), (axes * 4).round().astype(int)
     cv2.ellipse(mask, c, ax, 0, 0, 360, 1.0, -1, cv2.LINE_AA, 2)
     mask = cv2.GaussianBlur(mask, (0, 0), sigma)

@@ -232,6 +232,14 @@ class SQLiteBackend:
         finally:
             con.close()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one write, inside a transaction."""
+        with self._connect(write=True) as con:
+            assert con is not None  # None only for reads of a missing or empty file
+            with _transaction(con):
+                yield con
+
     def _ensure_schema_retrying(self, con: sqlite3.Connection, *, write: bool) -> bool:
         """:meth:`_ensure_schema`, retried while another process creates the gallery: SQLite
         answers "database is locked" at once, without waiting, while a new file's journal
@@ -295,7 +303,7 @@ class SQLiteBackend:
     def insert(self, faces: Sequence[EnrolledFace]) -> int:
         created = _now()
         rows = [(f.name, f.source, *(f.box or (None,) * 4), f.embedding, created) for f in faces]
-        with self._connect(write=True) as con, _transaction(con):
+        with self._writing() as con:
             con.executemany(
                 "INSERT INTO faces (name, source, x, y, w, h, embedding, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -338,7 +346,7 @@ class SQLiteBackend:
     def remove(self, name: str) -> int:
         if not self.path.exists():
             return 0
-        with self._connect(write=True) as con, _transaction(con):
+        with self._writing() as con:
             removed = con.execute("DELETE FROM faces WHERE name = ?", (name,)).rowcount
             if removed:
                 _bump(con)
@@ -455,10 +463,10 @@ class Gallery:
                 log.warning(
                     "%s: %d faces found, enrolled the largest", describe(image), found.detected
                 )
-            box = tuple(float(v) for v in found.faces[0].box)
+            x, y, w, h = (float(v) for v in found.faces[0].box)
             source = Path(image).name if isinstance(image, str | Path) else None
             emb = _unit_rows(found.embeddings[:1])
-            faces.append(EnrolledFace(name, emb.tobytes(), source, box))
+            faces.append(EnrolledFace(name, emb.tobytes(), source, (x, y, w, h)))
         if not faces and not missing:
             raise InputError("no images given to enrol")
         if missing and (not skip_missing or not faces):

@@ -95,7 +95,7 @@ def find_faces(
     if scale > 1.0:
         faces = [
             Face(
-                tuple(float(v) / scale for v in f.box),  # type: ignore[arg-type]
+                tuple(float(v) / scale for v in f.box),
                 f.score,
                 (f.landmarks / scale).astype(np.float32),
             )

@@ -53,7 +53,9 @@ def pyramid_blend(
     a = background.astype(np.float32)
     b = foreground.astype(np.float32)
     m = alpha.astype(np.float32)
-    gauss_a, gauss_b, gauss_m = [a], [b], [m]
+    gauss_a: list[np.ndarray] = [a]
+    gauss_b: list[np.ndarray] = [b]
+    gauss_m: list[np.ndarray] = [m]
     for _ in range(levels):
         gauss_a.append(cv2.pyrDown(gauss_a[-1]))
         gauss_b.append(cv2.pyrDown(gauss_b[-1]))

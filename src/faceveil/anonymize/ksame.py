@@ -122,7 +122,9 @@ def _distinct(embeddings: np.ndarray, threshold: float = SFACE_THRESHOLD) -> lis
     return keep
 
 
-def _merge(crops, embeddings, labels, threshold: float = SFACE_THRESHOLD):
+def _merge(
+    crops, embeddings, labels, threshold: float = SFACE_THRESHOLD
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Faces that match (transitively) become one identity: mean crop, embedding, labels."""
     n = len(embeddings)
     parent = list(range(n))
@@ -207,7 +209,9 @@ def _labels(rgb: np.ndarray, face: Face) -> np.ndarray:
     return np.array([a.age, a.female_prob, a.emotions["happy"]], np.float32)
 
 
-def _build_synthetic(generator, samples: int, seed: int) -> tuple[np.ndarray, ...]:
+def _build_synthetic(
+    generator, samples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from faceveil.detect import detect
     from faceveil.gen.directions import framed
 
@@ -224,14 +228,14 @@ def _build_synthetic(generator, samples: int, seed: int) -> tuple[np.ndarray, ..
     if not crops:
         raise InputError(f"no face detected in {samples} samples of {generator.name}")
     keep = _distinct(np.stack(embeddings))
-    crops = np.stack(crops)[keep]
-    labels = np.full((len(crops), 3), np.nan, np.float32)
-    for i, crop in enumerate(crops):  # labelled as aligned, only the identities kept
+    kept = np.stack(crops)[keep]
+    labels = np.full((len(kept), 3), np.nan, np.float32)
+    for i, crop in enumerate(kept):  # labelled as aligned, only the identities kept
         canvas = framed(crop)
         faces = detect(canvas, small_faces=False, max_side=None)
         if faces:
             labels[i] = _labels(canvas, faces[0])
-    return crops, _unit(np.stack(embeddings)[keep]), labels
+    return kept, _unit(np.stack(embeddings)[keep]), labels
 
 
 def user_gallery(folder: str | Path) -> IdentityPool:

@@ -81,7 +81,7 @@ def face_region(
         p0 = (round((cx - half_w + edge - x0) * 4), round((cy - half_h + edge - y0) * 4))
         p1 = (round((cx + half_w - edge - x0) * 4), round((cy + half_h - edge - y0) * 4))
         cv2.rectangle(core, p0, p1, 255, -1, cv2.LINE_AA, shift)
-    alpha = core.astype(np.float32) / 255.0
+    alpha: np.ndarray = core.astype(np.float32) / 255.0
     sigma = edge / 2.5
     alpha = cv2.GaussianBlur(alpha, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
     alpha = np.maximum(alpha, (core == 255).astype(np.float32))  # the core stays fully covered

@@ -22,7 +22,7 @@ class Method:
     composited: bool = True  # False: the method draws on the image itself (``none``)
     reports: bool = False  # True: fn also takes info=dict, which ends up in the report
     tracked: bool = False  # True: fn also takes run=RunState (per-run, per-track memory)
-    validate: Callable[[Any], None] | None = None  # options -> None, raising ValueError
+    validate: Callable[[Any], object] | None = None  # options -> ignored, raising ValueError
 
 
 METHODS: dict[str, Method] = {}
@@ -40,7 +40,7 @@ def register(
     composited: bool = True,
     reports: bool = False,
     tracked: bool = False,
-    validate: Callable[[Any], None] | None = None,
+    validate: Callable[[Any], object] | None = None,  # raises on bad options; result unused
 ):
     def wrap(fn: MethodFn) -> MethodFn:
         if name in METHODS:

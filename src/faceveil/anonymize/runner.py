@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -252,7 +252,7 @@ def run(
 
 
 def anonymize_paths(
-    inputs: list[str | Path],
+    inputs: Sequence[str | Path],
     output: str | Path | None = None,
     *,
     options: AnonymizeOptions | None = None,

@@ -62,7 +62,12 @@ class RunState:
             return None
         known = self.tracks[(method, track_id)]
         self.tracks.move_to_end((method, track_id))
-        if redraw is not None and z_now is not None and known.frames >= redraw_every:
+        if (
+            redraw is not None
+            and z_now is not None
+            and known.z_face is not None  # nothing to follow: the face stays as drawn
+            and known.frames >= redraw_every
+        ):
             known.z_face = TRACK_SMOOTHING * known.z_face + (1 - TRACK_SMOOTHING) * z_now()
             known.face_rgb = redraw(known)
             known.frames = 0

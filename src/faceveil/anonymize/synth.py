@@ -77,7 +77,7 @@ def _attributes_side_by_side(images: list[np.ndarray], face: Face) -> list:
         dataclasses.replace(
             face,
             box=(face.box[0] + i * width, *face.box[1:]),
-            landmarks=face.landmarks + np.float32([i * width, 0]),
+            landmarks=face.landmarks + np.array([i * width, 0], np.float32),
         )
         for i in range(len(images))
     ]
@@ -111,11 +111,16 @@ def replace_face(
         if face.track_id is not None
         else zlib.crc32(np.round(np.asarray(face.box) / 4).astype(np.int32).tobytes())
     )
+
+    def redraw(t: Tracked) -> np.ndarray:
+        assert t.z_face is not None  # reuse redraws only tracks that keep a latent
+        return _mix_decode(generator, t.z_face, *t.extra[:2])
+
     known = run.reuse(
         "synth",
         face.track_id,
         z_now=lambda: encode(encoder, aligned.crop),
-        redraw=lambda t: _mix_decode(generator, t.z_face, *t.extra[:2]),
+        redraw=redraw,
         redraw_every=REDRAW_EVERY,
     )
     if known is not None:  # a known track: no search, the same new identity
@@ -136,9 +141,9 @@ def replace_face(
             (shading + _attribute_cost(before, after), i)
             for i, ((_, shading), after) in enumerate(zip(scored, seen, strict=True))
         )
-        ranked = [(cost, z_new[i], faces[i]) for cost, i in ranked]
+        picks = [(z_new[i], faces[i]) for _, i in ranked[:CHECKS]]
         nearest = 1.0
-        for _, z, candidate in ranked[:CHECKS]:
+        for z, candidate in picks:
             out = aligned.widened(widen).paste(rgb, candidate)
             similarity = check.similarity(out)
             if similarity < IDENTITY_LIMIT:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from faceveil.anonymize.apply import apply_to_faces
@@ -45,13 +46,19 @@ class _VideoRun:
         from faceveil.track import FaceTracker  # norfair takes 0.7 s to import; only video
 
         self.options, self.detector = options, detector
+        self.frames: list[dict] = []  # the report's per-frame boxes
         self.report = FileReport(
-            str(src), str(dst), kind="video", method=options.method, fps=float(info.fps), frames=[]
+            str(src),
+            str(dst),
+            kind="video",
+            method=options.method,
+            fps=float(info.fps),
+            frames=self.frames,
         )
         self.tracker = FaceTracker(max_gap=max(3, round(float(info.fps) / 2)))
         self.state = RunState()
-        self.pending: collections.deque[tuple[int, object, list[Face]]] = collections.deque()
-        self.first_box: dict[int, Face] = {}
+        self.pending: collections.deque[tuple[int, np.ndarray, list[Face]]] = collections.deque()
+        self.first_box: dict[int | None, Face] = {}  # the tracker numbers every face
         self.fallbacks: list[str] = []
         self.count = 0
 
@@ -78,7 +85,7 @@ class _VideoRun:
                 {"box": f.to_dict()["box"], "track_id": f.track_id, "predicted": f.predicted}
                 for f in faces
             ]
-            self.report.frames.append({"index": index, "faces": boxes})
+            self.frames.append({"index": index, "faces": boxes})
 
     def finish(self, seconds: float) -> FileReport:
         self.report.frame_count = self.count

@@ -89,9 +89,11 @@ def orl_protocol(
         detected += fa.still_detectable
         if fa.landmark_drift is not None:
             drifts.append(fa.landmark_drift)
-        if attributes:
+        if fa.age_difference is not None:  # set, with the two below, when attributes is on
             ages.append(fa.age_difference)
+        if fa.same_gender is not None:
             genders.append(fa.same_gender)
+        if fa.same_emotion is not None:
             emotions.append(fa.same_emotion)
         probe = embed_faces(anon, [face])[0]
         others = [j for j in by_person[person] if j != i]

@@ -36,7 +36,7 @@ def anonymize_images(ctx, items: list[tuple[int, Path, Path]], options, *, share
         ctx.progress(share * done[0] / max(total, 1), f"{done[0]} of {total} images")
 
     if todo:
-        with open_client(scheduler_address()) as client:
+        with open_client(scheduler_address() or "local") as client:  # callers check it is set
             ctx.progress(1, f"{len(todo)} images on the Dask cluster {client.scheduler.address}")
             try:
                 run_pairs(client, todo, options, chunk_size=8, on_rows=on_rows,

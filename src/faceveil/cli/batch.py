@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,9 @@ from faceveil.anonymize import AnonymizeOptions
 from faceveil.cli.common import app, fail
 from faceveil.cli.options import with_options
 from faceveil.errors import FaceveilError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 SHOWN_FAILURES = 20
 
@@ -92,7 +95,8 @@ class _Progress:
     """The start lines and the progress bar of one batch run."""
 
     def __init__(self, scheduler: str, quiet: bool) -> None:
-        self.scheduler, self.quiet, self.bar = scheduler, quiet, None
+        self.scheduler, self.quiet = scheduler, quiet
+        self.bar: tqdm | None = None
 
     def start(self, total: int, info) -> None:
         from tqdm import tqdm

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -17,7 +18,7 @@ app = typer.Typer(
 )
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int) -> NoReturn:
     """Print one line to stderr and exit: 1 for failed input, 2 for usage errors."""
     typer.echo(f"faceveil: error: {message}", err=True)
     raise typer.Exit(code)

@@ -53,7 +53,7 @@ def edit_cmd(
     """Edit a photo's face with the latent sliders: invert it, move it, decode it."""
     _check(output, [image], size, method, steps, restarts)
     try:
-        amounts = parse_changes(changes)
+        amounts = {k: float(v) for k, v in parse_changes(changes).items()}  # all numbers
     except ValueError as exc:
         fail(f"--set: {exc}", 2)
     from faceveil.gen.directions import load_directions  # torch: load on use

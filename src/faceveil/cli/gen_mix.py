@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -108,7 +108,7 @@ def mix_cmd(
     from faceveil.gen.registry import get_generator
 
     generator = get_generator(model)
-    options = {"method": method, "steps": steps, "restarts": restarts, "seed": seed}
+    options: dict[str, Any] = {"method": method, "steps": steps, "restarts": restarts, "seed": seed}
     a, b = (invert(generator, image, **options) for image in (image_a, image_b))
     if strip is None:
         image = mix(generator, a, b, 0.5 if alpha is None else alpha, size=size)

@@ -55,6 +55,7 @@ def generate_cmd(
         write_image(output, grid(faces, columns))
         typer.echo(f"{n} faces -> {output}")
         return
+    assert out_dir is not None  # exactly one of the two, checked above
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, face in enumerate(faces):
         write_image(out_dir / f"face_seed{seed}_{i:04d}.png", face)

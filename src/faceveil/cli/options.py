@@ -50,7 +50,8 @@ def option_parameters(surface: str) -> list[inspect.Parameter]:
     params = []
     for f, spec in fields_for(surface):
         kind = _CLI_TYPES[str(f.type)]
-        annotation = Annotated[kind, typer.Option(*_flags(f.name, spec), help=_help(spec))]
+        option = typer.Option(*_flags(f.name, spec), help=_help(spec))
+        annotation = Annotated[kind, option]  # type: ignore[valid-type]  # built at run time
         params.append(
             inspect.Parameter(
                 f.name, inspect.Parameter.KEYWORD_ONLY, default=_default(f), annotation=annotation
@@ -83,7 +84,7 @@ def with_options(surface: str):
         positional = [p for p in kept if p.default is inspect.Parameter.empty]
         rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in kept if p not in positional]
         params = [p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in positional]
-        command.__signature__ = inspect.Signature(params + rest + derived)  # type: ignore[attr-defined]
+        command.__signature__ = inspect.Signature(params + rest + derived)
         command.__annotations__ = {p.name: p.annotation for p in params + rest + derived}
         return command
 

@@ -57,7 +57,8 @@ def serve_cmd(
     if host not in LOCAL_HOSTS and not settings.api_token:
         typer.echo(
             f"faceveil: warning: serving on {host} without FACEVEIL_API_TOKEN: anyone who can "
-            "reach this address can use the studio",
+            "reach this address can use the studio (browsers that reach it by a name need "
+            "FACEVEIL_ALLOWED_HOSTS=name)",
             err=True,
         )
     shown = f"[{host}]" if ":" in host else host

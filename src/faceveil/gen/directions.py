@@ -124,7 +124,8 @@ class Directions:
         arrays |= {f"preset/{k}": v for k, v in self.presets.items()}
         meta = {"latent_dim": self.latent_dim, "kinds": self.kinds, **self.meta}
         tmp = path.with_name(f".{path.stem}.tmp.npz")
-        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
+        # numpy's stub lets a **dict of arrays fill its allow_pickle: bool parameter.
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
         tmp.replace(path)
         return path
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -58,9 +59,10 @@ class GeneratorMetrics:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-def embed_crops(images: np.ndarray) -> np.ndarray:
-    """SFace embeddings of face crops (N, H, W, 3) uint8, one row per crop where YuNet finds a
-    face: each crop is enlarged to 128 px and framed by a 64 px grey border first."""
+def embed_crops(images: Iterable[np.ndarray]) -> np.ndarray:
+    """SFace embeddings of face crops ((N, H, W, 3) array or list of (H, W, 3)) uint8, one row
+    per crop where YuNet finds a face: each crop is enlarged to 128 px and framed by a 64 px
+    grey border first."""
     out = []
     pad = CROP_SIDE // 2
     for img in images:

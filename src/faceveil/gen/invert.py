@@ -167,7 +167,7 @@ def optimize_latent(
     with torch.no_grad():
         loss, _ = _loss(generator, z, t)
     z = z.detach()[loss.argmin()][None].clone()
-    if steps > search:
+    if template is not None and steps > search:  # no template: search took every step
         embed = IdentityEmbedder(template, generator.resolution, dev)
         with torch.no_grad():
             target_id = embed(t)
@@ -223,6 +223,7 @@ def invert(
     if method == "auto":
         method = "optimize" if encoder is None else "encoder+optimize"
     if method == "encoder":
+        assert encoder is not None  # refused above when missing
         z = encode(encoder, target)
     else:
         starts = generator.sample_latents(restarts, seed=seed)

@@ -25,7 +25,7 @@ def slerp(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
     """
     a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
     na, nb = np.linalg.norm(a64), np.linalg.norm(b64)
-    cos = float(a64 @ b64 / max(na * nb, 1e-12))
+    cos = float(a64 @ b64 / max(float(na * nb), 1e-12))
     omega = np.arccos(np.clip(cos, -1.0, 1.0))
     if np.sin(omega) < 1e-6:
         return ((1.0 - alpha) * a64 + alpha * b64).astype(np.float32)

@@ -109,7 +109,7 @@ def register(model_dir: str | Path) -> GeneratorInfo:
     tmp = home / (REGISTRY_FILE + ".tmp")
     tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(home / REGISTRY_FILE)
-    get_generator.cache_clear()
+    _load.cache_clear()
     return info
 
 

@@ -32,6 +32,8 @@ def load_orl(upscale: float = 2.0) -> tuple[tuple[int, np.ndarray], ...]:
     out = []
     for path in orl_files():
         gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if gray is None:
+            raise FileNotFoundError(f"cannot read the ORL image {path}")
         if upscale != 1:
             gray = cv2.resize(gray, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
         out.append((int(path.parent.name[1:]), cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)))

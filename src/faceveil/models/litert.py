@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class LiteRTNet:
     def __init__(self, model_path: str | Path, *, num_threads: int = 1):
         self.model_path = str(model_path)
         self.num_threads = num_threads
-        self._interpreter = None
+        self._interpreter: Any = None  # ai_edge_litert has no type information
         self._batch = 0
         self._lock = threading.Lock()
 

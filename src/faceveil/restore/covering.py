@@ -143,8 +143,8 @@ def clean_mask(prob: np.ndarray, m: np.ndarray, shape, scale: float) -> np.ndarr
     """Crop probability -> image-sized bool mask: threshold, drop specks, minimum area."""
     h, w = shape
     back = cv2.warpAffine(prob.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR)
-    mask = (back >= THRESHOLD).astype(np.uint8)
-    n, labels, st, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    binary = (back >= THRESHOLD).astype(np.uint8)
+    n, labels, st, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     keep = [i for i in range(1, n) if st[i, cv2.CC_STAT_AREA] >= MIN_PART * scale**2]
     mask = np.isin(labels, keep)
     if mask.sum() < MIN_AREA * scale**2:

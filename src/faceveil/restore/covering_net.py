@@ -24,6 +24,8 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class CoveringNet(nn.Module):
+    prior: torch.Tensor  # a buffer: Module's __getattr__ alone types it Tensor | Module
+
     def __init__(self, in_channels: int, prior: torch.Tensor, widths=(8, 16, 32, 64)):
         super().__init__()
         self.register_buffer("prior", prior.float()[None])  # (1, P, S, S)

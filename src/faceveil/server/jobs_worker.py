@@ -16,11 +16,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
 from faceveil.io.atomic import sweep_stale_temp
 from faceveil.server.models_db import Job, utcnow
+
+if TYPE_CHECKING:  # store.py imports this module when it runs jobs
+    from faceveil.server.store import Store
 
 log = logging.getLogger("faceveil.server.jobs")
 
@@ -44,7 +48,7 @@ def register_handler(kind: str, run, validate=None) -> None:
 
 @dataclass
 class JobContext:
-    store: object
+    store: Store
     job_id: int
     params: dict
     attempt: int

@@ -59,7 +59,9 @@ def _dataset_choices() -> dict:
 
 
 def _tokens_match(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _safe_next(target: str | None) -> str:

@@ -30,7 +30,7 @@ import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -84,7 +84,10 @@ def _source_image(kind: str, index: int) -> np.ndarray:
 
         return data.astronaut()
     if kind == "orl":
-        gray = cv2.imread(str(_orl_list()[index]), cv2.IMREAD_GRAYSCALE)
+        path = _orl_list()[index]
+        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if gray is None:
+            raise FileNotFoundError(f"cannot read the ORL image {path}")
         gray = cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
         return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
     if kind == "dcgan":
@@ -152,7 +155,7 @@ class Placement:
     def matrix(self) -> np.ndarray:
         """2x3 affine map from crop pixels to scene pixels."""
         x, y, w, h = self.source.box
-        m = cv2.getRotationMatrix2D(
+        m: np.ndarray = cv2.getRotationMatrix2D(
             (x + w / 2, y + h / 2), self.angle, self.size / self.source.side
         )
         m[:, 2] += np.array(self.centre) - (x + w / 2, y + h / 2)
@@ -214,7 +217,7 @@ def paste(scene: np.ndarray, p: Placement) -> None:
 def make_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     """A textured, cluttered RGB background: coloured smooth noise plus random shapes."""
     W, H = size
-    img = np.zeros((H, W, 3), np.float32)
+    img: np.ndarray = np.zeros((H, W, 3), np.float32)  # float32 noise, then uint8
     for cell, weight in ((W / 3, 0.5), (W / 12, 0.3), (W / 48, 0.15), (8, 0.05)):
         gw, gh = max(2, round(W / cell)), max(2, round(H / cell))
         img += weight * cv2.resize(
@@ -416,7 +419,7 @@ def _plan_clip(
             )
             if on_edge
         ]
-        track = dict(
+        track: dict[str, Any] = dict(
             source=src,
             base=((col + 0.5) * cw, (row + 0.5) * ch),
             wander=wander,

@@ -101,7 +101,7 @@ def _largest_face(request: Request, data: bytes, threshold: float = 0.6):
 def list_gallery(request: Request) -> GalleryList:
     """Enrolled names with their face counts."""
     rows = _gallery(request).list()
-    return GalleryList(faces=rows, total=sum(r["count"] for r in rows))
+    return GalleryList.model_validate({"faces": rows, "total": sum(r["count"] for r in rows)})
 
 
 @router.post(

@@ -6,7 +6,7 @@ Request models are flat (files are added to the documented body by
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
@@ -37,7 +37,7 @@ def _pydantic_field(f, spec) -> tuple[Any, Any]:
     """(type, Field) of one declared option, for the request model."""
     choices = spec.choice_list()
     if choices:
-        kind: Any = Literal[choices]  # type: ignore[valid-type]
+        kind: Any = Literal[choices]
     elif f.name == "color":
         kind = list[int] | str
     else:
@@ -56,13 +56,17 @@ class _OptionFields(Strict):
         return self.model_dump(include=set(AnonymizeFields.model_fields))
 
 
-# The anonymisation options the API takes: derived from their one declaration.
-AnonymizeFields = create_model(
-    "AnonymizeFields",
-    __base__=_OptionFields,
-    __doc__="The API's options of faceveil.AnonymizeOptions (no server paths).",
-    **{f.name: _pydantic_field(f, spec) for f, spec in fields_for("api")},
-)
+# The anonymisation options the API takes: derived from their one declaration. A model built
+# at run time has no static type; the checker sees the base class.
+if TYPE_CHECKING:
+    AnonymizeFields = _OptionFields
+else:
+    AnonymizeFields = create_model(
+        "AnonymizeFields",
+        __base__=_OptionFields,
+        __doc__="The API's options of faceveil.AnonymizeOptions (no server paths).",
+        **{f.name: _pydantic_field(f, spec) for f, spec in fields_for("api")},
+    )
 
 
 class OptionField(BaseModel):
