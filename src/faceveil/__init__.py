@@ -9,6 +9,7 @@
 >>> fixed = faceveil.restore("masked.jpg").image                 # doctest: +SKIP
 """
 
+from faceveil._version import __version__
 from faceveil.analysis import (
     EMOTIONS,
     FaceAttributes,
@@ -35,8 +36,6 @@ from faceveil.errors import FaceveilError, InputError, ModelNotFoundError, Outpu
 from faceveil.faces import Face
 from faceveil.io.images import read_image, write_image
 from faceveil.restore import Restoration, restore
-
-__version__ = "0.1.0"
 
 # The generative API imports torch (about a second): load it on first use only.
 _LAZY = {

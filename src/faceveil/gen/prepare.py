@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from faceveil import __version__
+from faceveil._version import __version__
 from faceveil.analysis.attributes import analyze_faces
 from faceveil.detect import detect
 from faceveil.errors import FaceveilError, InputError, OutputError
