@@ -42,7 +42,9 @@ def browser(studio):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # Playwright's wait_for_function evals its predicate in the page, which the studio's CSP
+    # (no 'unsafe-eval') refuses; test_server_security.py loads the pages under the real policy.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

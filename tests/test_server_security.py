@@ -30,6 +30,7 @@ from faceveil.server.app import create_app
 from faceveil.server.errors import scrub
 from faceveil.server.models_db import Image, Job, StoredFile
 from faceveil.server.settings import Settings
+from test_browser import browser, studio  # noqa: F401  (Chromium fixtures)
 
 API = "/api/v1"
 
@@ -579,3 +580,35 @@ def test_timestamps_in_answers_carry_a_zone(client):
     for stamp in stamps:
         assert stamp.endswith(("Z", "+00:00")), stamp
         assert datetime.fromisoformat(stamp).utcoffset() == timedelta(0)
+
+
+@pytest.mark.slow
+def test_pages_run_under_the_csp_in_chromium(browser, studio):  # noqa: F811
+    """Every page, /docs and /redoc load in Chromium without the CSP refusing anything of the
+    studio's own, and the pages' helper still styles what it builds (through CSSOM, which the
+    policy allows; a style attribute it refuses)."""
+    from faceveil.server.ui import PAGES
+
+    context = browser.new_context()  # the real policy: not bypassed as in test_browser.py
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    page.on("pageerror", lambda exc: refused.append(str(exc)))
+    for path, _template, _label in PAGES:
+        page.goto(studio + path)
+        page.wait_for_load_state("networkidle")
+    color = page.evaluate(
+        """import('/static/common.js').then((m) => {
+             const n = m.el('span', {style: 'color: rgb(1, 2, 3)', text: 'x'});
+             document.body.append(n);
+             return getComputedStyle(n).color;
+           })"""
+    )
+    page.goto(studio + "/docs")
+    page.wait_for_selector(".opblock", timeout=20_000)
+    page.goto(studio + "/redoc")
+    page.wait_for_selector("redoc [role=navigation], redoc .menu-content", timeout=20_000)
+    context.close()
+    # ReDoc's "powered by" logo points at its CDN: refusing that is the policy working
+    ours = [m for m in refused if "https://cdn.redoc.ly/" not in m]
+    assert ours == [] and color == "rgb(1, 2, 3)"
