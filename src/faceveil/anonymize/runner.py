@@ -156,7 +156,7 @@ def plan(
     return pairs
 
 
-def _check_pair(src: Path, dst: Path, options: AnonymizeOptions, overwrite: bool) -> str:
+def _check_pair(src: Path, dst: Path, overwrite: bool) -> str:
     """The kind of the input ('image' or 'video'); raises for an unsafe or unknown pair."""
     if not src.exists():
         raise InputError(f"{src}: no such file")
@@ -189,7 +189,7 @@ def process_file(
     gets its own :class:`~faceveil.anonymize.state.RunState`, so nothing carries over from
     one file to the next. `on_progress` and `should_stop` are used for videos.
     """
-    if _check_pair(src, dst, options, overwrite) == "video":
+    if _check_pair(src, dst, overwrite) == "video":
         return anonymize_video(
             src, dst, options, progress=progress, on_progress=on_progress, should_stop=should_stop
         )
