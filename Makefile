@@ -38,6 +38,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
