@@ -173,18 +173,23 @@ def multipart(field: str, name: str, data: bytes) -> tuple[bytes, bytes]:
 
 def asgi_post(app, path: str, body: bytes, ctype: bytes, chunks: list) -> list[dict]:
     """POST through the ASGI interface with scripted ``receive`` messages: `chunks` are body
-    parts (bytes; all but the last sent with more_body), ``"stall"`` (waits 30 s) or
-    ``"gone"`` (the client hangs up). After them every receive says the client is gone."""
+    parts (bytes; all but the last sent with more_body), pauses (a float: seconds before the
+    next step), ``"stall"`` (waits 30 s) or ``"gone"`` (the client hangs up). After them every
+    receive says the client is gone."""
     sent: list[dict] = []
     script = list(chunks)
 
     async def receive():
-        if script:
+        while script:
             step = script.pop(0)
+            if isinstance(step, float):
+                await asyncio.sleep(step)
+                continue
             if step == "stall":
                 await asyncio.sleep(30)
             elif step != "gone":
                 return {"type": "http.request", "body": step, "more_body": bool(script)}
+            break
         return {"type": "http.disconnect"}
 
     async def send(message):
@@ -256,6 +261,48 @@ def test_a_stalled_request_body_gets_408(tmp_path, path):
     assert b"timed out" in b"".join(m.get("body", b"") for m in sent)
 
 
+def test_a_trickling_request_body_gets_408(tmp_path):
+    app = create_app(Settings(data_dir=tmp_path, run_worker=False, body_timeout_s=0.3))
+    body, ctype = multipart("file", "g.png", gradient_png())  # ~7 kB: due within ~0.75 s
+    drip = [step for _ in range(100) for step in (0.05, b"x")]  # a byte every 50 ms
+    start = time.monotonic()
+    sent = asgi_post(app, f"{API}/detect", body, ctype, [body[:200], *drip])
+    assert status_of(sent) == 408 and time.monotonic() - start < 3
+    assert b"too slow" in b"".join(m.get("body", b"") for m in sent)
+
+
+def test_a_request_head_that_never_ends_is_cut_off(tmp_path):
+    import socket
+    import threading
+
+    import uvicorn
+
+    from faceveil.server.serving import HeadTimeoutH11Protocol
+    from faceveil.testing.studio import free_port
+
+    quick = type("Quick", (HeadTimeoutH11Protocol,), {"head_timeout_s": 0.5})
+    app = create_app(Settings(data_dir=tmp_path, run_worker=False))
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=quick, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line
+            start = time.monotonic()
+            assert s.recv(100) == b"" and time.monotonic() - start < 3  # closed
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
+            assert s.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
 def test_serve_sets_uvicorn_connection_limits(tmp_path, monkeypatch):
     import uvicorn
     from typer.testing import CliRunner
@@ -267,6 +314,7 @@ def test_serve_sets_uvicorn_connection_limits(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output
     assert calls[0]["timeout_keep_alive"] <= 10 and calls[0]["limit_concurrency"] > 0
+    assert calls[0]["http"].__name__ == "HeadTimeoutH11Protocol"
 
 
 # ------------------------------------------------------------------ 4. deleting content

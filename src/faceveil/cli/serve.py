@@ -11,7 +11,8 @@ from faceveil.cli.common import app, fail
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # uvicorn limits: idle keep-alive connections close after 5 s, at most 100 connections at once
-# (then 503), and request headers up to 16 KiB. Request bodies that stall get 408 from the app
+# (then 503), and request headers up to 16 KiB that must arrive within 10 s (the protocol of
+# faceveil.server.serving). Request bodies that stall get 408 from the app
 # (FACEVEIL_BODY_TIMEOUT), which uvicorn itself does not time out.
 UVICORN_LIMITS: dict[str, Any] = {
     "timeout_keep_alive": 5,
@@ -44,6 +45,7 @@ def serve_cmd(
     import uvicorn  # the server stack loads on use only
 
     from faceveil.server.app import create_app
+    from faceveil.server.serving import HeadTimeoutH11Protocol
     from faceveil.server.settings import Settings
 
     overrides: dict = {"run_worker": not no_worker}
@@ -63,4 +65,11 @@ def serve_cmd(
         )
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"faceveil studio on http://{shown}:{port}/ (data in {settings.data_dir})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **UVICORN_LIMITS)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        http=HeadTimeoutH11Protocol,
+        **UVICORN_LIMITS,
+    )

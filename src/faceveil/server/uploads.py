@@ -14,6 +14,7 @@ import base64
 import binascii
 import io
 import re
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from faceveil.errors import InputError
 from faceveil.server.errors import ApiError
 
 CHUNK = 1 << 20
+MIN_BODY_RATE = 16 * 1024  # bytes/s a request body must average (after the first timeout)
 IMAGE_FORMATS = ("png", "jpeg", "webp", "gif", "bmp", "tiff")
 VIDEO_FORMATS = ("mp4", "mov", "webm", "mkv", "avi")
 # ISO-BMFF brands that are still images (HEIC/AVIF): faceveil cannot decode them.
@@ -191,7 +193,8 @@ def body_limit(settings) -> int:
 
 class BodyLimitMiddleware:
     """413 as soon as a request body passes :func:`body_limit`, before it is all spooled; 408
-    when a body stalls for ``settings.body_timeout_s`` (slow clients do not hold a worker)."""
+    when a body stalls for ``settings.body_timeout_s``, or trickles in slower than
+    :data:`MIN_BODY_RATE` on average past that time (slow clients do not hold a worker)."""
 
     def __init__(self, app, settings):
         self.app = app
@@ -199,17 +202,21 @@ class BodyLimitMiddleware:
         self.limit = _limit(settings)
         self.timeout = float(getattr(settings, "body_timeout_s", 0) or 0)
 
-    async def _next(self, receive):
-        """The next message; 408 when the client sends nothing for `timeout` seconds."""
+    async def _next(self, receive, deadline: float):
+        """The next message; 408 when the client sends nothing for `timeout` seconds, or
+        the body is not complete by `deadline` (monotonic seconds)."""
         if not self.timeout:
             return await receive()
+        left = deadline - time.monotonic()
         try:
-            return await asyncio.wait_for(receive(), self.timeout)
+            if left <= 0:
+                raise asyncio.TimeoutError
+            return await asyncio.wait_for(receive(), min(self.timeout, left))
         except asyncio.TimeoutError:
+            slow = time.monotonic() >= deadline
+            why = "too slow" if slow else f"nothing received for {self.timeout:g} s"
             raise ApiError(
-                408,
-                f"request body timed out (nothing received for {self.timeout:g} s)",
-                headers={"Connection": "close"},
+                408, f"request body timed out ({why})", headers={"Connection": "close"}
             ) from None
 
     async def __call__(self, scope, receive, send):
@@ -221,12 +228,14 @@ class BodyLimitMiddleware:
         seen = 0
         started = False
         body_done = False
+        expected = int(declared) if declared is not None and declared.isdigit() else self.max
+        deadline = time.monotonic() + self.timeout + expected / MIN_BODY_RATE
 
         async def counting_receive():
             nonlocal seen, body_done
             if body_done:  # later reads wait for a disconnect: no timeout on those
                 return await receive()
-            message = await self._next(receive)
+            message = await self._next(receive, deadline)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max:
