@@ -42,9 +42,8 @@ def test_leaf_modules_import_only_what_they_may(module, allowed):
     assert _imports(SRC / module) <= allowed
 
 
-# Above the server: the CLI starts it, the test harness runs it. batch/studio.py is the
-# studio's Dask backend, server code that still lives in batch/.
-ABOVE_SERVER = {"cli/serve.py", "testing/studio.py", "batch/studio.py"}
+# Above the server: the CLI starts it, the test harness runs it.
+ABOVE_SERVER = {"cli/serve.py", "testing/studio.py"}
 
 
 def test_library_never_imports_the_server():

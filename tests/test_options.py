@@ -24,7 +24,7 @@ from faceveil.cli import app
 from faceveil.errors import InputError
 from faceveil.server.api import schemas
 from faceveil.server.app import create_app
-from faceveil.server.job_handlers import _options as job_options
+from faceveil.server.jobs.handlers import _options as job_options
 from faceveil.server.settings import Settings
 
 

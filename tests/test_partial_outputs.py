@@ -133,12 +133,12 @@ def test_batch_run_sweeps_its_output_folders_before_it_starts(tmp_path):
 
 @posix_only
 def test_a_studio_job_sweeps_its_result_folder_when_it_starts(tmp_path):
-    from faceveil.server import jobs_worker
+    from faceveil.server import jobs
     from faceveil.server.settings import Settings
     from faceveil.server.store import open_store, start_worker
 
     seen: list[list[str]] = []
-    jobs_worker.register_handler("look", lambda ctx: seen.append(_temps(ctx.result_dir)) or {})
+    jobs.register_handler("look", lambda ctx: seen.append(_temps(ctx.result_dir)) or {})
     store = open_store(Settings(data_dir=tmp_path / "data"))
     worker = None
     try:
@@ -159,7 +159,7 @@ def test_a_studio_job_sweeps_its_result_folder_when_it_starts(tmp_path):
         if worker is not None:
             worker.stop()
         store.close()
-        jobs_worker.HANDLERS.pop("look", None)
+        jobs.HANDLERS.pop("look", None)
 
 
 # --------------------------------------------------------------------------- folder runs

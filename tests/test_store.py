@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from faceveil.errors import InputError
-from faceveil.server import jobs_worker
+from faceveil.server import jobs
 from faceveil.server.dataset_ops import import_image
 from faceveil.server.models_db import Dataset, Job
 from faceveil.server.settings import Settings
@@ -65,13 +65,13 @@ def handlers():
     def boom(ctx):
         raise ValueError("the handler broke\nsecond line")
 
-    jobs_worker.register_handler("echo", lambda ctx: {"params": ctx.params, "try": ctx.attempt})
-    jobs_worker.register_handler("wait", wait)
-    jobs_worker.register_handler("boom", boom)
+    jobs.register_handler("echo", lambda ctx: {"params": ctx.params, "try": ctx.attempt})
+    jobs.register_handler("wait", wait)
+    jobs.register_handler("boom", boom)
     yield release
     release.set()
     for kind in ("echo", "wait", "boom"):
-        jobs_worker.HANDLERS.pop(kind, None)
+        jobs.HANDLERS.pop(kind, None)
 
 
 def wait_for(store, job_id, statuses, timeout=60.0):

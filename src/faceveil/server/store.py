@@ -94,7 +94,7 @@ class Store:
 
     def submit_job(self, kind: str, params: dict | None = None) -> int:
         """Queue a job; its parameters are checked now (InputError), it runs in the worker."""
-        from faceveil.server.jobs_worker import HANDLERS
+        from faceveil.server.jobs import HANDLERS
 
         if kind not in HANDLERS:
             raise InputError(f"unknown job kind {kind!r} (known: {', '.join(sorted(HANDLERS))})")
@@ -246,7 +246,7 @@ def open_store(settings: Settings) -> Store:
 
 def start_worker(store: Store):
     """Start the in-process job worker thread; call ``.stop()`` on the result to end it."""
-    from faceveil.server.jobs_worker import Worker
+    from faceveil.server.jobs import Worker
 
     worker = Worker(store)
     worker.start()

@@ -91,7 +91,7 @@ def submit_job(body: JobSubmit, request: Request, store: StoreDep) -> JobOut:
 def _upload_kind(kind: str) -> tuple[str, ...]:
     """The media `kind` takes as its uploaded input; 400 for other kinds, before any upload
     is read."""
-    from faceveil.server.jobs_worker import HANDLERS
+    from faceveil.server.jobs import HANDLERS
 
     if kind not in HANDLERS:
         known = ", ".join(sorted(HANDLERS))

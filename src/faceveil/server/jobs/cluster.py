@@ -24,7 +24,7 @@ def anonymize_images(ctx, items: list[tuple[int, Path, Path]], options, *, share
     """
     from faceveil.anonymize.video import Cancelled
     from faceveil.batch.engine import open_client, run_pairs
-    from faceveil.server.jobs_worker import JobCancelled
+    from faceveil.server.jobs.worker import JobCancelled
 
     todo = [(str(src), str(dst)) for _, src, dst in items if not dst.exists()]
     total, done = len(items), [len(items) - len(todo)]

@@ -76,7 +76,7 @@ def validate_video(store, params: dict) -> dict:
 def run_video(ctx) -> dict:
     from faceveil.anonymize import anonymize_paths
     from faceveil.anonymize.video import Cancelled
-    from faceveil.server.jobs_worker import JobCancelled
+    from faceveil.server.jobs.worker import JobCancelled
 
     src = ctx.store.files.path(ctx.params["input"])
     dst = ctx.result_dir / ("anonymized" + src.suffix)
@@ -154,7 +154,7 @@ def _anonymize_here(ctx, items: list[tuple[int, Path, Path]], options):
 
 def run_dataset(ctx) -> dict:
     from faceveil.anonymize.video import Cancelled
-    from faceveil.server.jobs_worker import JobCancelled
+    from faceveil.server.jobs.worker import JobCancelled
 
     options = _options(ctx.params)
     images = _images(ctx.store, ctx.params["dataset_id"], ctx.params.get("split"))
@@ -164,7 +164,7 @@ def run_dataset(ctx) -> dict:
         (image_id, ctx.store.files.path(sha), _target(ctx, out_dir, image_id, sha, filename))
         for image_id, sha, filename in images
     ]
-    from faceveil.batch.studio import anonymize_images, scheduler_address
+    from faceveil.server.jobs.cluster import anonymize_images, scheduler_address
 
     anonymize_on = anonymize_images if scheduler_address() else _anonymize_here
     try:
@@ -315,9 +315,3 @@ def run_train(ctx) -> dict:
         )
         rec.meta, rec.job_id = {**info, "log": result.log, "notes": result.notes}, ctx.job_id
     return {"model": name, "epochs": len(result.log), "log": result.log, "notes": result.notes}
-
-
-def register_all(register) -> None:
-    register("anonymize_video", run_video, validate_video)
-    register("anonymize_dataset", run_dataset, validate_dataset_job)
-    register("train", run_train, validate_train)

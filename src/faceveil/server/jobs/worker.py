@@ -189,12 +189,3 @@ class Worker:
     def _cancel_requested(self, job_id: int) -> bool:
         with self.store.session() as s:
             return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
-
-
-def _register_builtin() -> None:
-    from faceveil.server import job_handlers
-
-    job_handlers.register_all(register_handler)
-
-
-_register_builtin()
