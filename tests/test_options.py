@@ -147,9 +147,7 @@ def test_the_dask_worker_uses_the_one_file_runner(tmp_path, monkeypatch, astrona
 
     calls = []
     real = worker.process_file
-    monkeypatch.setattr(
-        worker, "process_file", lambda *a, **k: calls.append(a) or real(*a, **k)
-    )
+    monkeypatch.setattr(worker, "process_file", lambda *a, **k: calls.append(a) or real(*a, **k))
     Image.fromarray(astronaut).save(tmp_path / "a.png")
     row = worker.process_one(str(tmp_path / "a.png"), str(tmp_path / "b.png"), AnonymizeOptions())
     assert row["status"] == "ok" and len(calls) == 1 and (tmp_path / "b.png").exists()

@@ -294,9 +294,7 @@ def gallery_for(opts: AnonymizeOptions) -> IdentityPool:
     return gallery
 
 
-def replace_face(
-    rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState
-) -> np.ndarray:
+def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a k-average; raises Fallback."""
     gallery = gallery_for(opts)  # first: a bad gallery is an error, not a blurred face
     aligned = align(rgb, face)  # Fallback for a face too small or turned too far

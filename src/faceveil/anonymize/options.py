@@ -96,9 +96,7 @@ class AnonymizeOptions:
     method: str = option(
         "blur", "Anonymisation method.", choices=_method_names, flags=("--method", "-m")
     )
-    shape: str = option(
-        "ellipse", "Region shape: an ellipse follows the eye line.", choices=SHAPES
-    )
+    shape: str = option("ellipse", "Region shape: an ellipse follows the eye line.", choices=SHAPES)
     mask_scale: float = option(
         1.3, "Enlargement of the detector box; only pixels inside it change.", ge=0.5, le=4,
         step=0.05, label="Mask scale",

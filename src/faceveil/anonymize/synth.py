@@ -98,9 +98,7 @@ def _mix_decode(generator, z_face: np.ndarray, z_new: np.ndarray, a: float) -> n
     return generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new)
 
 
-def replace_face(
-    rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState
-) -> np.ndarray:
+def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a synthetic face; raises Fallback."""
     from faceveil.gen.encoder import encode
 
