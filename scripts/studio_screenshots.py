@@ -63,7 +63,8 @@ def run(out: Path, chromium: str, only: set[str]) -> None:
                 browser = p.chromium.launch(
                     executable_path=chromium, headless=True, args=CHROMIUM_ARGS
                 )
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                # wait_for_function evals in the page; the studio's CSP has no 'unsafe-eval'
+                page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
                 page.on(
                     "console",
                     lambda m: (

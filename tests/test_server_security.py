@@ -576,10 +576,12 @@ def test_job_errors_reach_clients_without_paths(client):
     store = client.app.state.store
     secret = str(store.data_dir.resolve() / "results" / "1" / ".anonymized.k2j3h4g5.mp4")
     with store.session() as s:
-        s.add(Job(kind="anonymize_video", params={}, status="failed", log=f"failed: {secret}\n",
-                  error=f"{secret}: No space left"))  # fmt: skip
+        s.add(Job(kind="anonymize_dataset", params={}, status="failed", log=f"failed: {secret}\n",
+                  error=f"{secret}: No space left",
+                  result={"failed": [{"image_id": 1, "error": f"{secret}: corrupt"}]}))  # fmt: skip
     job = client.get(f"{API}/jobs/1").json()
     assert job["error"] == "anonymized.mp4: No space left"
+    assert job["result"]["failed"][0]["error"] == "anonymized.mp4: corrupt"
     assert str(store.data_dir) not in json.dumps(job) and ".k2j3h4g5" not in json.dumps(job)
 
 

@@ -62,6 +62,17 @@ class ApiError(Exception):
         self.headers = headers
 
 
+def scrub_json(value):
+    """:func:`scrub` applied to every string inside a JSON value (a job's result, its log)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: scrub_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_json(v) for v in value]
+    return value
+
+
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     message = scrub(message)
     return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from faceveil.errors import InputError
 from faceveil.server import dataset_ops, limits, retention
-from faceveil.server.errors import ApiError
+from faceveil.server.errors import ApiError, scrub
 from faceveil.server.image_meta import SKIN_TONE_NAMES
 from faceveil.server.models_db import Dataset, Image, ImageTag
 from faceveil.server.store import Store, get_store
@@ -238,7 +238,7 @@ def _import_files(request, store, dataset_id, files, split, tag_list, out: Impor
                         out.duplicates.append(image.id)
             except (InputError, ValueError) as exc:
                 message = str(exc).splitlines()[0] if str(exc) else "unreadable"
-                out.rejected.append(Rejected(name=member, error=message))
+                out.rejected.append(Rejected(name=member, error=scrub(message)))
 
 
 @router.get("/datasets/{dataset_id}/images", response_model=ImagePage)

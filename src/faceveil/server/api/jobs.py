@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from faceveil.errors import InputError
 from faceveil.server import retention
 from faceveil.server.dataset_ops import MAX_ID
-from faceveil.server.errors import ApiError, scrub
+from faceveil.server.errors import ApiError, scrub_json
 from faceveil.server.models_db import JOB_STATUSES
 from faceveil.server.store import Store, get_store
 
@@ -62,7 +62,7 @@ class JobSubmit(BaseModel):
 def _out(store: Store, request: Request, job: dict) -> JobOut:
     base = str(request.url_for("job_file", job_id=job["id"], name="x"))[:-1]
     links = [FileLink(name=n, url=base + n) for n in store.job_files(job["id"])]
-    shown = {k: scrub(job[k]) if job[k] else job[k] for k in ("error", "log")}  # no server paths
+    shown = {k: scrub_json(job[k]) for k in ("error", "log", "result")}  # no server paths
     return JobOut(**{**job, **shown}, files=links)
 
 
