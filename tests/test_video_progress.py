@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import make_clip
 from faceveil.anonymize import AnonymizeOptions, anonymize_paths, anonymize_video
-from faceveil.anonymize.video import Cancelled
+from faceveil.anonymize.state import Cancelled
 from faceveil.server.app import create_app
 from faceveil.server.settings import Settings
 

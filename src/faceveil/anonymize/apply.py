@@ -58,6 +58,7 @@ def apply_to_faces(
             out[:, :, :3] = canvas
         return out
     for face in faces:
+        run.check("between faces")  # a long method (cloak: seconds a face) stops early
         region = face_region(
             face,
             out.shape,

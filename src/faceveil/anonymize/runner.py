@@ -19,7 +19,8 @@ from tqdm import tqdm
 from faceveil.anonymize.apply import apply_to_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.report import BatchReport, FileReport, SkippedFile
-from faceveil.anonymize.video import Cancelled, anonymize_video
+from faceveil.anonymize.state import Cancelled, RunState
+from faceveil.anonymize.video import anonymize_video
 from faceveil.detect import detect
 from faceveil.errors import FaceveilError, InputError, OutputError
 from faceveil.faces import Face
@@ -49,6 +50,7 @@ def anonymize(
     method: str = "blur",
     *,
     faces: list[Face] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     **options,
 ) -> Anonymized:
     """Detect and anonymise every face of one image.
@@ -59,6 +61,8 @@ def anonymize(
         (files are loaded upright, with EXIF orientation applied).
     method : a name in :data:`faceveil.METHODS` (the registry, each with its description).
     faces : skip detection and anonymise these faces.
+    should_stop : polled before each face; True raises
+        :class:`~faceveil.anonymize.state.Cancelled` (a server whose client hung up).
     **options : any field of :class:`AnonymizeOptions` (``shape``, ``mask_scale``,
         ``threshold``, ``max_side``, ``color``, ...).
 
@@ -79,7 +83,8 @@ def anonymize(
     found = _image_faces(pixels, opts) if faces is None else faces
     notes: list[str] = []
     details: list[dict] = []
-    out = apply_to_faces(pixels, found, opts, notes, details)
+    run = RunState(should_stop=should_stop)
+    out = apply_to_faces(pixels, found, opts, notes, details, run=run)
     name = str(image) if isinstance(image, str | Path) else "<array>"
     report = FileReport(
         name,
@@ -219,7 +224,7 @@ def run(
 
     `on_progress(done, total)` counts a video's frames, `on_file(done, total)` the files.
     `should_stop()` is polled before each file (and each video frame); a stop raises
-    :class:`~faceveil.anonymize.video.Cancelled`, keeping the files already written.
+    :class:`~faceveil.anonymize.state.Cancelled`, keeping the files already written.
     """
     batch = batch if batch is not None else BatchReport()
     seen: dict[Path, Path] = {}

@@ -30,11 +30,25 @@ class Tracked:
     frames: int = 1  # frames since the last draw
 
 
+class Cancelled(Exception):
+    """Raised when `should_stop()` asked a run to stop; no output is left.
+
+    Not a FaceveilError: :func:`~faceveil.anonymize.run` lets it through instead of reporting
+    the file as failed and going on with the next one.
+    """
+
+
 @dataclass
 class RunState:
-    """Memory of one run, keyed by (method, track id)."""
+    """Memory of one run, keyed by (method, track id), and how to ask whether to stop."""
 
     tracks: OrderedDict[tuple[str, int], Tracked] = field(default_factory=OrderedDict)
+    should_stop: Callable[[], bool] | None = None
+
+    def check(self, where: str) -> None:
+        """Raise :class:`Cancelled` if the run was asked to stop."""
+        if self.should_stop is not None and self.should_stop():
+            raise Cancelled(f"stopped {where}")
 
     def remember(self, method: str, track_id: int | None, tracked: Tracked) -> None:
         if track_id is None:

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from faceveil.anonymize.apply import apply_to_faces
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.report import FileReport
-from faceveil.anonymize.state import RunState
+from faceveil.anonymize.state import Cancelled, RunState
 from faceveil.detect import detect
 from faceveil.errors import InputError
 from faceveil.faces import Face
@@ -26,14 +26,6 @@ from faceveil.io.video import VideoWriter, read_frames
 LOOKBACK_FRAMES = 4
 
 
-class Cancelled(Exception):
-    """Raised when `should_stop()` asked an anonymisation to stop; no output is left.
-
-    Not a FaceveilError: :func:`~faceveil.anonymize.anonymize_paths` lets it through instead of
-    reporting the file as failed and going on with the next one.
-    """
-
-
 def _detect_frame(frame, options: AnonymizeOptions) -> list[Face]:
     return detect(frame, **options.detect_kwargs("video"))
 
@@ -42,7 +34,7 @@ class _VideoRun:
     """The state of one video's run: the tracker, the frames waiting for look-back, the first
     box of each track, the per-track replacements and the report. Made anew for every video."""
 
-    def __init__(self, src, dst, info, options: AnonymizeOptions, detector) -> None:
+    def __init__(self, src, dst, info, options: AnonymizeOptions, detector, should_stop) -> None:
         from faceveil.track import FaceTracker  # norfair takes 0.7 s to import; only video
 
         self.options, self.detector = options, detector
@@ -56,7 +48,7 @@ class _VideoRun:
             frames=self.frames,
         )
         self.tracker = FaceTracker(max_gap=max(3, round(float(info.fps) / 2)))
-        self.state = RunState()
+        self.state = RunState(should_stop=should_stop)  # also polled between a frame's faces
         self.pending: collections.deque[tuple[int, np.ndarray, list[Face]]] = collections.deque()
         self.first_box: dict[int | None, Face] = {}  # the tracker numbers every face
         self.fallbacks: list[str] = []
@@ -125,7 +117,7 @@ def anonymize_video(
     """
     start = time.perf_counter()
     info, frames = read_frames(src)
-    run = _VideoRun(src, dst, info, options, detector)
+    run = _VideoRun(src, dst, info, options, detector, should_stop)
     total = info.frames_estimate or 0
     with (
         atomic_output(dst) as tmp,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceveil.anonymize.options import AnonymizeOptions
-from faceveil.anonymize.video import Cancelled
+from faceveil.anonymize.state import Cancelled
 from faceveil.batch.manifest import ManifestWriter, latest_ok, read_manifest
 from faceveil.batch.worker import is_url, make_plugin, process_chunk
 from faceveil.errors import InputError, OutputError

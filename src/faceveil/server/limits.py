@@ -7,6 +7,7 @@ keep up with; each slot is one thread of decoding and model inference.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from faceveil.server.errors import ApiError
 
 log = logging.getLogger("faceveil.server")
 RETRY_AFTER_S = 5
+WATCH_S = 0.5  # how often a running request looks for a client that hung up
 
 
 class HeavyGate:
@@ -54,14 +56,30 @@ def gate(request: Request) -> HeavyGate:
     return found
 
 
-async def run_heavy(request: Request, work: Callable[[], Any]) -> Any:
+async def run_heavy(
+    request: Request, work: Callable[[], Any], stop: threading.Event | None = None
+) -> Any:
     """Run `work` in the threadpool under the app's :class:`HeavyGate`, unless the client has
-    gone already (then nothing runs and one line is logged)."""
+    gone already (then nothing runs and one line is logged). While it runs, a client that hangs
+    up sets `stop`, which `work` passes to the library as ``should_stop=stop.is_set``; the
+    library then stops at its next check (between faces) with ``Cancelled``."""
+    from faceveil.anonymize.state import Cancelled
+
     if await request.is_disconnected():
         log.warning("client gone before %s %s started: skipped", request.method, request.url.path)
         return Response(status_code=400)
     with gate(request).slot():
-        return await run_in_threadpool(work)
+        task = asyncio.ensure_future(run_in_threadpool(work))
+        while stop is not None and not task.done():
+            await asyncio.wait({task}, timeout=WATCH_S)
+            if not task.done() and await request.is_disconnected():
+                log.warning("client gone during %s %s: stopping", request.method, request.url.path)
+                stop.set()
+                break
+        try:
+            return await task
+        except Cancelled:
+            return Response(status_code=400)
 
 
 def client_gone_sync(request: Request) -> bool:

@@ -8,6 +8,7 @@ threadpool so the event loop stays free. The generative routes live in
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import Any
 
@@ -131,12 +132,13 @@ async def anonymize(
     o: s.AnonymizeRequest = body.options
     options = _anonymize_options(o)
     as_json = wants_json(request, format)
+    stop = threading.Event()
 
     def work():
         from faceveil.io.images import encode_image
 
         pixels, kind = _image(request, body.file("file"))
-        out, report = faceveil.anonymize(pixels, **options)
+        out, report = faceveil.anonymize(pixels, should_stop=stop.is_set, **options)
         suffix = ".jpg" if kind == "jpeg" else ".png"
         data = encode_image(out, suffix)  # no exif/icc: metadata is stripped
         if not as_json:
@@ -162,7 +164,7 @@ async def anonymize(
             audit=summary,
         )
 
-    return await run_heavy(request, work)
+    return await run_heavy(request, work, stop)
 
 
 @router.post(
@@ -229,6 +231,7 @@ async def audit(request: Request) -> s.AuditResponse:
     body = await read_body(request, s.AuditRequest, ("file_a", "file_b"))
     o: s.AuditRequest = body.options
     options = _anonymize_options(o)
+    stop = threading.Event()
 
     def work():
         from faceveil.audit import AuditReport, audit_pair
@@ -241,7 +244,7 @@ async def audit(request: Request) -> s.AuditResponse:
         if body.file("file_b", required=False) is not None:
             anonymized, _ = _image(request, body.file("file_b"))
         else:
-            anonymized, report = faceveil.anonymize(original, **options)
+            anonymized, report = faceveil.anonymize(original, should_stop=stop.is_set, **options)
             faces = report.faces
             suffix = ".jpg" if kind == "jpeg" else ".png"
             link = store_file(request, encode_image(anonymized, suffix), suffix)
@@ -267,7 +270,7 @@ async def audit(request: Request) -> s.AuditResponse:
             seconds=round(time.perf_counter() - start, 3),
         )
 
-    return await run_heavy(request, work)
+    return await run_heavy(request, work, stop)
 
 
 @router.get(

@@ -22,7 +22,7 @@ def anonymize_images(ctx, items: list[tuple[int, Path, Path]], options, *, share
     Progress goes to ``ctx.progress`` (0..`share` percent) as chunks complete, and a cancel
     stops the job between chunks. Returns (targets done in item order, faces, failed list).
     """
-    from faceveil.anonymize.video import Cancelled
+    from faceveil.anonymize.state import Cancelled
     from faceveil.batch.engine import open_client, run_pairs
     from faceveil.server.jobs.worker import JobCancelled
 

@@ -75,7 +75,7 @@ def validate_video(store, params: dict) -> dict:
 
 def run_video(ctx) -> dict:
     from faceveil.anonymize import anonymize_paths
-    from faceveil.anonymize.video import Cancelled
+    from faceveil.anonymize.state import Cancelled
     from faceveil.server.jobs.worker import JobCancelled
 
     src = ctx.store.files.path(ctx.params["input"])
@@ -153,7 +153,7 @@ def _anonymize_here(ctx, items: list[tuple[int, Path, Path]], options):
 
 
 def run_dataset(ctx) -> dict:
-    from faceveil.anonymize.video import Cancelled
+    from faceveil.anonymize.state import Cancelled
     from faceveil.server.jobs.worker import JobCancelled
 
     options = _options(ctx.params)
