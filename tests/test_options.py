@@ -3,6 +3,7 @@ value set on any surface reaches the library (the cloak's budget through jobs an
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -169,3 +170,29 @@ def test_drop_audio_removes_the_audio_track(clip, tmp_path):
         assert ("Audio:" in ffprobe_text(out)) is has_audio
     assert "keep_audio" in names_for("job") and "keep_audio" in names_for("form")
     assert job_options({"options": {"keep_audio": False}}).keep_audio is False
+
+
+def test_a_video_upload_refused_on_its_options_is_never_stored(tmp_path, monkeypatch):
+    """The job's options are checked before the uploaded file is written, not after."""
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
+        _refused_uploads_store_nothing(client, tmp_path, monkeypatch)
+
+
+def _refused_uploads_store_nothing(client, tmp_path, monkeypatch) -> None:
+    from conftest import make_clip
+
+    store = client.app.state.store
+    puts = []
+    real_put = store.files.put
+    monkeypatch.setattr(store.files, "put", lambda *a, **k: puts.append(1) or real_put(*a, **k))
+    clip = make_clip(tmp_path / "c.mp4", n=4, audio=False, location=None)
+    for options in ({"budget": "huge"}, {"gallery": "/"}):
+        data = {
+            "kind": "anonymize_video",
+            "params": json.dumps({"method": "cloak", "options": options}),
+        }
+        r = client.post(
+            "/api/v1/jobs/upload", files={"file": ("c.mp4", clip.read_bytes())}, data=data
+        )
+        assert r.status_code == 400, r.text
+    assert puts == []

@@ -113,6 +113,7 @@ def submit_job_with_file(
     """Queue a job on an uploaded file: its sha256 becomes ``params.input``. The kind, the
     parameters and the file's content are all checked before the job is queued; an upload
     refused on any of them is not kept."""
+    from faceveil.server.jobs import HANDLERS
     from faceveil.server.uploads import read_media
 
     try:
@@ -121,7 +122,14 @@ def submit_job_with_file(
         raise ApiError(400, "params must be a JSON object") from None
     if not isinstance(values, dict):
         raise ApiError(400, "params must be a JSON object")
-    media = read_media(file, store.settings, kinds=_upload_kind(kind))
+    kinds = _upload_kind(kind)
+    check = HANDLERS[kind].check
+    if check is not None:  # the parameters first: a refused upload is never stored
+        try:
+            check(values)
+        except InputError as exc:
+            raise ApiError(400, str(exc)) from None
+    media = read_media(file, store.settings, kinds=kinds)
     new = hashlib.sha256(media.data).hexdigest() not in store.files
     values["input"] = store.files.put(media.data, "." + media.format)
     try:

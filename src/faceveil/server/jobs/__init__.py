@@ -1,7 +1,8 @@
 """The studio's jobs: the worker thread, and the job kinds, registered here explicitly.
 
 A kind is ``run(ctx) -> result`` plus ``validate(store, params) -> params``, which checks a
-job's parameters before anything is queued or stored.
+job's parameters before it is queued, and ``check(params)``, which an upload route runs before
+it stores the uploaded file.
 """
 
 from faceveil.server.jobs import handlers
@@ -14,7 +15,9 @@ from faceveil.server.jobs.worker import (
     register_handler,
 )
 
-register_handler("anonymize_video", handlers.run_video, handlers.validate_video)
+register_handler(
+    "anonymize_video", handlers.run_video, handlers.validate_video, handlers.check_video_params
+)
 register_handler("anonymize_dataset", handlers.run_dataset, handlers.validate_dataset_job)
 register_handler("train", handlers.run_train, handlers.validate_train)
 

@@ -59,6 +59,11 @@ def _images(store, dataset_id: int, split: str | None = None) -> list[tuple[int,
 
 
 # ---------------------------------------------------------------------- anonymize_video
+def check_video_params(params: dict) -> None:
+    """What a video job's parameters say by themselves: its options."""
+    _options(params)
+
+
 def validate_video(store, params: dict) -> dict:
     sha = str(params.get("input") or "")
     if store.files.find(sha) is None:

@@ -37,13 +37,15 @@ class JobCancelled(Exception):
 class Handler:
     run: Callable[[JobContext], dict]
     validate: Callable | None = None  # (store, params) -> params, raising InputError
+    # params -> None, raising InputError: what can be checked before an upload is stored
+    check: Callable[[dict], None] | None = None
 
 
 HANDLERS: dict[str, Handler] = {}
 
 
-def register_handler(kind: str, run, validate=None) -> None:
-    HANDLERS[kind] = Handler(run, validate)
+def register_handler(kind: str, run, validate=None, check=None) -> None:
+    HANDLERS[kind] = Handler(run, validate, check)
 
 
 @dataclass
