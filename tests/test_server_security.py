@@ -155,8 +155,13 @@ def test_heavy_requests_beyond_the_limit_get_503_with_retry_after(tmp_path):
             busy_import = c.post(
                 f"{API}/datasets/{ds}/images", files=[("files", ("g.png", gradient_png()))]
             )
+            busy_gallery = [
+                c.post(f"{API}/gallery", files=upload, data={"name": "a"}),
+                c.post(f"{API}/gallery/search", files=upload),
+            ]
         assert busy.status_code == 503 and int(busy.headers["retry-after"]) > 0
         assert "busy" in busy.json()["error"] and busy_import.status_code == 503
+        assert [r.status_code for r in busy_gallery] == [503, 503]
         assert c.post(f"{API}/detect", files=upload).status_code == 200  # the slot is free
 
 

@@ -9,7 +9,6 @@ FACEVEIL_DATABASE_URL.
 from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
 
 from faceveil.analysis.gallery import Gallery
@@ -19,6 +18,7 @@ from faceveil.server.api import schemas as s
 from faceveil.server.api.body import body_doc, read_body
 from faceveil.server.errors import ApiError
 from faceveil.server.gallery_backend import StoreBackend
+from faceveil.server.limits import run_heavy
 from faceveil.server.store import get_store
 
 ERRORS = s.error_responses(
@@ -117,7 +117,7 @@ async def enrol(request: Request) -> Enrolled:
         n = _gallery(request).add_embeddings(name, emb[None, :], sources=["upload"])
         return Enrolled(name=name, enrolled=n, faces_found=detected)
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)
 
 
 @router.post(
@@ -141,7 +141,7 @@ async def search(request: Request) -> SearchResponse:
             ]
         )
 
-    return await run_in_threadpool(work)
+    return await run_heavy(request, work)
 
 
 @router.delete("/{name}", response_model=Removed)
