@@ -196,3 +196,17 @@ def _refused_uploads_store_nothing(client, tmp_path, monkeypatch) -> None:
         )
         assert r.status_code == 400, r.text
     assert puts == []
+
+
+def test_a_video_with_frames_over_the_pixel_limit_is_refused(tmp_path):
+    from conftest import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", n=4, audio=False, location=None)  # 320 x 240
+    app_ = create_app(Settings(data_dir=tmp_path / "data", max_pixels=50_000))
+    with TestClient(app_) as client:
+        data = {"kind": "anonymize_video", "params": json.dumps({"method": "blur"})}
+        r = client.post(
+            "/api/v1/jobs/upload", files={"file": ("c.mp4", clip.read_bytes())}, data=data
+        )
+        assert r.status_code == 400
+        assert "video frames too large: 320 x 240" in r.json()["error"]

@@ -74,8 +74,22 @@ def validate_video(store, params: dict) -> dict:
         found = sniff(f.read(64))
     if not found or found[0] != "video":
         raise InputError("params.input is not a video")
+    _check_frame_size(store.files.path(sha), store.settings.max_pixels)
     _options(params)
     return params
+
+
+def _check_frame_size(path: Path, max_pixels: int) -> None:
+    """Frames over the pixel limit would cost what a decompression bomb does, every frame."""
+    from faceveil.io.video import probe_video
+
+    info = probe_video(path)
+    if max_pixels and info.width * info.height > max_pixels:
+        mp = info.width * info.height / 1e6
+        raise InputError(
+            f"video frames too large: {info.width} x {info.height} = {mp:.3g} MP "
+            f"(max {max_pixels / 1e6:.3g} MP)"
+        )
 
 
 def run_video(ctx) -> dict:
