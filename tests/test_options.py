@@ -57,6 +57,8 @@ def test_every_option_is_somewhere_and_declared_once():
     for f, spec in declared():
         assert spec.surfaces, f"{f.name} is on no surface"
         assert spec.help.strip()
+        if spec.choice_labels:
+            assert len(spec.choice_labels) == len(spec.choice_list() or ())
 
 
 def test_job_keys_are_the_declared_ones():

@@ -39,6 +39,7 @@ class Option:
     surfaces: frozenset[str] = EVERYWHERE
     label: str = ""  # the studio form's label; the field name when empty
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None
+    choice_labels: tuple[str, ...] = ()  # the form's words for each choice, in order
     ge: float | None = None
     gt: float | None = None
     le: float | None = None
@@ -96,7 +97,9 @@ class AnonymizeOptions:
     method: str = option(
         "blur", "Anonymisation method.", choices=_method_names, flags=("--method", "-m")
     )
-    shape: str = option("ellipse", "Region shape: an ellipse follows the eye line.", choices=SHAPES)
+    shape: str = option(
+        "ellipse", "Region shape: an ellipse follows the eye line.", choices=SHAPES, label="Shape"
+    )
     mask_scale: float = option(
         1.3, "Enlargement of the detector box; only pixels inside it change.", ge=0.5, le=4,
         step=0.05, label="Mask scale",
@@ -139,7 +142,7 @@ class AnonymizeOptions:
         surfaces=frozenset({"cli", "batch", "job"}), flags=("--keep-metadata",),
     )  # fmt: skip
     keep_audio: bool = option(
-        True, "Keep a video's audio track; --drop-audio removes it (voices identify people too).",
+        True, "Keep a video's audio track (off: removed; voices identify people too).",
         flags=("--keep-audio/--drop-audio",), label="Keep the audio (video)",
     )  # fmt: skip
     seed: int = option(
@@ -161,11 +164,14 @@ class AnonymizeOptions:
     budget: str = option(
         "mid", "cloak: perceptual budget; DSSIM over the face 0.003 / 0.005 / 0.008 / 0.025 "
         "with an L-infinity cap of 4 / 8 / 12 / 24 of 255.", choices=BUDGETS,
+        choice_labels=("low (DSSIM 0.003)", "mid (DSSIM 0.005)", "high (DSSIM 0.008)",
+                       "max (DSSIM 0.025, visible grain)"),
         methods=("cloak",), label="Budget (how visible the cloak may be)",
     )  # fmt: skip
     target: str = option(
         "decoy", "cloak: decoy (toward a synthetic identity) or away (from the own).",
         choices=TARGETS, methods=("cloak",), label="Target",
+        choice_labels=("decoy (toward a synthetic face)", "away (from the own face)"),
     )  # fmt: skip
 
     def __post_init__(self) -> None:
@@ -273,6 +279,7 @@ def form_fields() -> list[dict]:
             "widget": widget,
             "default": default,
             "choices": list(choices or ()),
+            "choice_labels": list(spec.choice_labels or choices or ()),
             "methods": list(spec.methods),
         }
         for bound in ("ge", "gt", "le", "step"):

@@ -76,6 +76,7 @@ class OptionField(BaseModel):
     widget: Literal["select", "color", "checkbox", "text", "number"]
     default: Any = None
     choices: list[str] = []
+    choice_labels: list[str] = []
     methods: list[str] = []
     ge: float | None = None
     gt: float | None = None
