@@ -45,12 +45,15 @@ class FaceTracker:
         out: list[Face] = []
         for obj in self._tracker.update(detections):
             last: Face = obj.last_detection.data
+            if obj.id is None:  # norfair returns initialised tracks only; never happens
+                continue
+            track_id = obj.id
             if id(obj.last_detection) in current:
                 # norfair starts a track's counter at 1: keep every seen face for max_gap frames.
                 obj.hit_counter = self._tracker.hit_counter_max
-                out.append(dataclasses.replace(last, track_id=obj.id, predicted=False))
+                out.append(dataclasses.replace(last, track_id=track_id, predicted=False))
             else:
-                out.append(_predicted(last, obj.estimate, obj.id))
+                out.append(_predicted(last, obj.estimate, track_id))
         return out
 
 

@@ -95,7 +95,12 @@ def find_faces(
     if scale > 1.0:
         faces = [
             Face(
-                tuple(float(v) / scale for v in f.box),
+                (
+                    float(f.box[0]) / scale,
+                    float(f.box[1]) / scale,
+                    float(f.box[2]) / scale,
+                    float(f.box[3]) / scale,
+                ),
                 f.score,
                 (f.landmarks / scale).astype(np.float32),
             )

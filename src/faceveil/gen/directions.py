@@ -31,6 +31,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -124,8 +125,9 @@ class Directions:
         arrays |= {f"preset/{k}": v for k, v in self.presets.items()}
         meta = {"latent_dim": self.latent_dim, "kinds": self.kinds, **self.meta}
         tmp = path.with_name(f".{path.stem}.tmp.npz")
-        # numpy's stub lets a **dict of arrays fill its allow_pickle: bool parameter.
-        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
+        # numpy 2's stub lets a **dict of arrays fill its allow_pickle: bool parameter.
+        savez: Any = np.savez_compressed
+        savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
         tmp.replace(path)
         return path
 

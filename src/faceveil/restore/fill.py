@@ -129,10 +129,7 @@ def kmeans_smooth(face: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     pixels = face.reshape(-1, 3).astype(np.float32)
     cv2.setRNGSeed(seed)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    # cv2's stubs want a bestLabels array; None (allocate it) is what OpenCV documents.
-    _, labels, centres = cv2.kmeans(  # type: ignore[call-overload]
-        pixels, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS
-    )
+    _, labels, centres = cv2.kmeans(pixels, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
     return np.clip(np.rint(centres[labels.ravel()]), 0, 255).astype(np.uint8).reshape(face.shape)
 
 

@@ -206,7 +206,7 @@ def occlude(
             raise ValueError("no face found to cover")
     rng = np.random.default_rng(seed)
     tf = face_frame(face.landmarks)
-    u, v = _frame_coords(tf, rgb.shape[:2])
+    u, v = _frame_coords(tf, (rgb.shape[0], rgb.shape[1]))
     if jitter:
         a = rng.normal(0, 0.15 * jitter)
         z = (1 + rng.normal(0, 0.5 * jitter)) * np.exp(1j * a)
