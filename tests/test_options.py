@@ -212,3 +212,32 @@ def test_a_video_with_frames_over_the_pixel_limit_is_refused(tmp_path):
         )
         assert r.status_code == 400
         assert "video frames too large: 320 x 240" in r.json()["error"]
+
+
+def test_the_pages_cloak_video_upload_is_accepted(tmp_path):
+    """What the Anonymize page sends for a video with cloak chosen (all its shown fields, typed
+    as jobParams types them) is a valid job: the bug answered 400."""
+    from conftest import make_clip
+
+    fields = {f["name"]: f for f in form_fields()}
+    shown = [
+        n
+        for n, f in fields.items()
+        if n != "method" and (not f["methods"] or "cloak" in f["methods"])
+    ]
+    options = {n: fields[n]["default"] for n in shown}
+    options.update(budget="high", target="away")
+    assert {"budget", "target", "seed"} <= set(options)
+    clip = make_clip(tmp_path / "c.mp4", n=4, audio=False, location=None)
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
+        data = {
+            "kind": "anonymize_video",
+            "params": json.dumps({"method": "cloak", "options": options}),
+        }
+        r = client.post(
+            "/api/v1/jobs/upload", files={"file": ("c.mp4", clip.read_bytes())}, data=data
+        )
+        assert r.status_code == 201, r.text
+        job = r.json()
+        assert job["params"]["options"]["budget"] == "high"
+        client.post(f"/api/v1/jobs/{job['id']}/cancel")
