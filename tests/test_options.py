@@ -174,29 +174,26 @@ def test_drop_audio_removes_the_audio_track(clip, tmp_path):
     assert job_options({"options": {"keep_audio": False}}).keep_audio is False
 
 
+def _upload_video(client, clip, method: str, options: dict | None = None):
+    params = {"method": method, "options": options or {}}
+    data = {"kind": "anonymize_video", "params": json.dumps(params)}
+    files = {"file": ("c.mp4", clip.read_bytes())}
+    return client.post("/api/v1/jobs/upload", files=files, data=data)
+
+
 def test_a_video_upload_refused_on_its_options_is_never_stored(tmp_path, monkeypatch):
     """The job's options are checked before the uploaded file is written, not after."""
-    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
-        _refused_uploads_store_nothing(client, tmp_path, monkeypatch)
-
-
-def _refused_uploads_store_nothing(client, tmp_path, monkeypatch) -> None:
     from conftest import make_clip
 
-    store = client.app.state.store
-    puts = []
-    real_put = store.files.put
-    monkeypatch.setattr(store.files, "put", lambda *a, **k: puts.append(1) or real_put(*a, **k))
     clip = make_clip(tmp_path / "c.mp4", n=4, audio=False, location=None)
-    for options in ({"budget": "huge"}, {"gallery": "/"}):
-        data = {
-            "kind": "anonymize_video",
-            "params": json.dumps({"method": "cloak", "options": options}),
-        }
-        r = client.post(
-            "/api/v1/jobs/upload", files={"file": ("c.mp4", clip.read_bytes())}, data=data
-        )
-        assert r.status_code == 400, r.text
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
+        store = client.app.state.store
+        puts = []
+        real_put = store.files.put
+        monkeypatch.setattr(store.files, "put", lambda *a, **k: puts.append(1) or real_put(*a, **k))
+        for options in ({"budget": "huge"}, {"gallery": "/"}):
+            r = _upload_video(client, clip, "cloak", options)
+            assert r.status_code == 400, r.text
     assert puts == []
 
 
@@ -206,10 +203,7 @@ def test_a_video_with_frames_over_the_pixel_limit_is_refused(tmp_path):
     clip = make_clip(tmp_path / "c.mp4", n=4, audio=False, location=None)  # 320 x 240
     app_ = create_app(Settings(data_dir=tmp_path / "data", max_pixels=50_000))
     with TestClient(app_) as client:
-        data = {"kind": "anonymize_video", "params": json.dumps({"method": "blur"})}
-        r = client.post(
-            "/api/v1/jobs/upload", files={"file": ("c.mp4", clip.read_bytes())}, data=data
-        )
+        r = _upload_video(client, clip, "blur")
         assert r.status_code == 400
         assert "video frames too large: 320 x 240" in r.json()["error"]
 
@@ -230,13 +224,7 @@ def test_the_pages_cloak_video_upload_is_accepted(tmp_path):
     assert {"budget", "target", "seed"} <= set(options)
     clip = make_clip(tmp_path / "c.mp4", n=4, audio=False, location=None)
     with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
-        data = {
-            "kind": "anonymize_video",
-            "params": json.dumps({"method": "cloak", "options": options}),
-        }
-        r = client.post(
-            "/api/v1/jobs/upload", files={"file": ("c.mp4", clip.read_bytes())}, data=data
-        )
+        r = _upload_video(client, clip, "cloak", options)
         assert r.status_code == 201, r.text
         job = r.json()
         assert job["params"]["options"]["budget"] == "high"
