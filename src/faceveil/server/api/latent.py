@@ -62,13 +62,15 @@ def _trained_models(request: Request | None) -> dict[str, str]:
 
 def model_ref(request: Request | None, model: str | None) -> str | None:
     """What the library loads for a request's `model`: a registered generator's name, or the
-    directory of a model trained here (named by the client, found by the store). Anything
-    else, a server path included, is 404; the message lists names only."""
+    directory of a model trained here (named by the client, found by the store); without
+    one, the selected model. Anything else, a server path included, is 404; the message
+    lists names only."""
     from faceveil.gen.registry import model_dirs
     from faceveil.server.errors import ApiError
 
-    if not model:
-        return None
+    if not model:  # the model selected on the Models page, else the library's default
+        store = getattr(request.app.state, "store", None) if request is not None else None
+        return store.selected_generator() if store is not None else None
     known = model_dirs()
     if model in known:
         return model
