@@ -106,3 +106,37 @@ def test_a_folder_of_only_unsupported_files_names_them(tmp_path, run_cli):
     assert proc.returncode == 1
     assert "skipped 1 file: " in proc.stderr and "anim.gif (unsupported format .gif)" in proc.stderr
     assert "no images or videos found" in proc.stderr
+
+
+def test_batch_planning_lists_what_it_passes_over(tmp_path):
+    """faceveil batch names the files it skips, like faceveil anonymize (local and fsspec)."""
+    import fsspec
+    from PIL import Image
+
+    from faceveil.batch import plan_pairs
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("RGB", (32, 32)).save(src / "a.png")
+    (src / "b.gif").write_bytes(b"GIF89a")
+    (src / ".hidden.png").write_bytes(b"x")
+    passed: list[str] = []
+    pairs = plan_pairs(src, tmp_path / "out", passed)
+    assert [Path(a).name for a, _ in pairs] == ["a.png"]
+    assert passed == [f"{src.resolve() / 'b.gif'} (unsupported format .gif)"]
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/walk/in/a.png", (src / "a.png").read_bytes())
+    fs.pipe("/walk/in/notes.heic", b"x")
+    passed = []
+    plan_pairs("memory://walk/in", "memory://walk/out", passed)
+    assert passed == ["memory://walk/in/notes.heic (unsupported format .heic)"]
+
+
+def test_batch_summary_prints_the_skipped_files(capsys):
+    from faceveil.batch.engine import BatchSummary
+    from faceveil.cli.batch import _print_summary
+
+    summary = BatchSummary(files=1, ok=1, passed_over=["in/b.gif (unsupported format .gif)"])
+    _print_summary(summary)
+    err = capsys.readouterr().err
+    assert "faceveil: skipped 1 file: in/b.gif (unsupported format .gif)" in err

@@ -53,6 +53,7 @@ class BatchSummary:
     seconds: float = 0.0
     workers: int = 0
     failures: list[str] = field(default_factory=list)  # "failed: reason" of each
+    passed_over: list[str] = field(default_factory=list)  # "path (reason)": not media, etc.
     dashboard: str | None = None
     manifest: str | None = None
 
@@ -84,6 +85,7 @@ class BatchSummary:
             "files_per_second": round(self.throughput, 3),
             "workers": self.workers,
             "failures": self.failures,
+            "passed_over": self.passed_over,
             "manifest": self.manifest,
         }
 
@@ -94,16 +96,20 @@ def _local(path: str | Path) -> str:
     return text[len("file://") :] if text.startswith("file://") else text
 
 
-def plan_pairs(source: str | Path, output: str | Path) -> list[Pair]:
+def plan_pairs(
+    source: str | Path, output: str | Path, passed_over: list[str] | None = None
+) -> list[Pair]:
     """(input, output) for every image or video under `source`, mirrored under `output`.
 
     Local paths use the runner's planning (the files ``faceveil anonymize`` would take);
     fsspec URLs are listed with ``fs.find``. Refuses a missing input and an output inside the
-    input (it would be read back as input on the next run).
+    input (it would be read back as input on the next run). Files the walk passes over
+    (other formats, dangling links) are appended to `passed_over` as "path (reason)".
     """
+    passed_over = passed_over if passed_over is not None else []
     source, output = _local(source), _local(output)
     if is_url(source) or is_url(output):
-        return _plan_urls(source, output)
+        return _plan_urls(source, output, passed_over)
     from faceveil.anonymize.runner import plan
 
     src, dst = Path(source).resolve(), Path(output).resolve()
@@ -115,10 +121,13 @@ def plan_pairs(source: str | Path, output: str | Path) -> list[Pair]:
         raise OutputError(f"{output}: the output would overwrite the input")
     if src.is_dir() and dst.is_file():
         raise OutputError(f"{output}: is a file; a folder input needs an output folder")
-    return [(str(a), str(b)) for a, b in plan([src], dst)]
+    skipped: list = []
+    pairs = [(str(a), str(b)) for a, b in plan([src], dst, skipped)]
+    passed_over += [f"{s.path} ({s.reason})" for s in skipped]
+    return pairs
 
 
-def _plan_urls(source: str, output: str) -> list[Pair]:
+def _plan_urls(source: str, output: str, passed_over: list[str]) -> list[Pair]:
     import fsspec.core
 
     from faceveil.anonymize.runner import MEDIA_EXTENSIONS
@@ -137,7 +146,11 @@ def _plan_urls(source: str, output: str) -> list[Pair]:
     for path in sorted(fs.find(root)):
         rel = posixpath.relpath(path, root)
         name = posixpath.basename(rel)
-        if hidden(name) or unsupported(name, MEDIA_EXTENSIONS):  # as a local walk does
+        if hidden(name):  # as a local walk does
+            continue
+        why = unsupported(name, MEDIA_EXTENSIONS)
+        if why:
+            passed_over.append(f"{src_root}/{rel} ({why})")
             continue
         pairs.append((f"{src_root}/{rel}", f"{out_root}/{rel}"))
     return pairs
@@ -332,7 +345,8 @@ def run_batch(
     dashboard link in ``summary.dashboard``.
     """
     options = options or AnonymizeOptions()
-    pairs = plan_pairs(source, output)
+    passed_over: list[str] = []
+    pairs = plan_pairs(source, output, passed_over)
     if not pairs:
         raise InputError(f"{source}: no images or videos found")
     manifest_path = Path(manifest) if manifest else default_manifest(output, pairs)
@@ -365,6 +379,7 @@ def run_batch(
         )
         writer.compact()
         summary.manifest = str(manifest_path)
+        summary.passed_over = passed_over
         return summary
 
     if client is not None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from faceveil.anonymize import AnonymizeOptions, anonymize_paths
-from faceveil.cli.common import app, fail, write_json
+from faceveil.cli.common import app, fail, print_skipped, write_json
 from faceveil.cli.options import with_options
 from faceveil.detect import detect
 
@@ -46,14 +46,6 @@ def _print_failures(batch) -> None:
         typer.echo(f"  {rep.error}", err=True)
 
 
-def _print_skipped(skipped, shown: int = 10) -> None:
-    """One line naming the files a folder walk passed over (the first `shown` of them)."""
-    names = "; ".join(f"{s.input} ({s.reason})" for s in skipped[:shown])
-    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
-    noun = "file" if len(skipped) == 1 else "files"
-    typer.echo(f"faceveil: skipped {len(skipped)} {noun}: {names}{more}", err=True)
-
-
 @app.command("anonymize")
 @with_options("cli")
 def anonymize_cmd(
@@ -87,7 +79,7 @@ def anonymize_cmd(
         if rep.status == "ok":
             _print_file(rep)
     if batch.skipped:
-        _print_skipped(batch.skipped)
+        print_skipped([f"{s.input} ({s.reason})" for s in batch.skipped])
     if json_report is not None:
         write_json(json_report, batch.to_dict())
     if not batch.files:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from faceveil.anonymize import AnonymizeOptions
-from faceveil.cli.common import app, fail
+from faceveil.cli.common import app, fail, print_skipped
 from faceveil.cli.options import with_options
 from faceveil.errors import FaceveilError
 
@@ -117,6 +117,8 @@ class _Progress:
 
 
 def _print_summary(summary) -> None:
+    if summary.passed_over:
+        print_skipped(summary.passed_over)
     typer.echo(
         f"faceveil batch: {summary.files} files ({summary.ok} ok, {summary.skipped} skipped, "
         f"{summary.failed} failed), {summary.faces} faces, {summary.seconds:.1f} s, "

@@ -24,6 +24,15 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def print_skipped(entries: list[str], shown: int = 10) -> None:
+    """One line naming the files a folder walk passed over ("path (reason)"), the first
+    `shown` of them."""
+    names = "; ".join(entries[:shown])
+    more = f"; and {len(entries) - shown} more" if len(entries) > shown else ""
+    noun = "file" if len(entries) == 1 else "files"
+    typer.echo(f"faceveil: skipped {len(entries)} {noun}: {names}{more}", err=True)
+
+
 def write_json(path: Path, data: dict) -> None:
     """Write a JSON report atomically."""
     with atomic_output(path) as tmp:
