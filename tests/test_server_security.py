@@ -511,6 +511,20 @@ def test_login_is_throttled_after_five_wrong_tokens(tmp_path):
         assert right.status_code == 429  # no oracle while locked
 
 
+def test_api_tokens_are_throttled_like_the_login(tmp_path):
+    """A bearer token guessed at the API counts against the same limit as /login."""
+    with make_client(tmp_path, api_token="s3cret") as c:
+        wrong = {"Authorization": "Bearer guess"}
+        assert c.get(f"{API}/health").status_code == 401  # no token: not counted
+        for _ in range(5):
+            assert c.get(f"{API}/health", headers=wrong).status_code == 401
+        r = c.get(f"{API}/health", headers=wrong)
+        assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 60
+        right = {"Authorization": "Bearer s3cret"}
+        assert c.get(f"{API}/health", headers=right).status_code == 429  # no oracle
+        assert c.post("/login", data={"token": "s3cret"}).status_code == 429  # one limit
+
+
 def test_login_throttle_forgets_after_the_window():
     from faceveil.server.security import LoginThrottle
 

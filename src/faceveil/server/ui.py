@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from faceveil.server import auth
-from faceveil.server.security import LoginThrottle
+from faceveil.server.auth import client_address, token_throttle
 
 HERE = Path(__file__).parent
 COOKIE = auth.COOKIE
@@ -117,13 +117,11 @@ def install(app: FastAPI) -> None:
         context = {"page": "login", "pages": PAGES, "next": _safe_next(next), "error": None}
         return templates.TemplateResponse(request, "login.html", context)
 
-    throttle = LoginThrottle()  # per app: 5 wrong tokens a minute per client address
-
     @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
     async def login(request: Request, token: str = Form(""), next: str = Form("/")) -> Response:
         settings = request.app.state.settings
         target = _safe_next(next)
-        client = request.client.host if request.client else "?"
+        throttle, client = token_throttle(request), client_address(request)
         context = {"page": "login", "pages": PAGES, "next": target}
         if settings.api_token and (wait := throttle.retry_after(client)):
             context["error"] = f"Too many wrong tokens; try again in {wait} s."
