@@ -58,3 +58,16 @@ def test_a_request_whose_client_stays_gets_its_answer():
     stop = threading.Event()
     answer = asyncio.run(run_heavy(_Request(gone_after=10**6), lambda: "done", stop))
     assert answer == "done" and not stop.is_set()
+
+
+def test_a_cloak_stops_within_its_optimisation(astronaut):
+    """One face's cloak takes seconds: a stop asked meanwhile ends it at the next step."""
+    calls = []
+
+    def stop_after_a_few() -> bool:
+        calls.append(1)
+        return len(calls) > 3  # the check before the face, then two steps
+
+    with pytest.raises(Cancelled, match="during a cloak"):
+        faceveil.anonymize(astronaut, "cloak", should_stop=stop_after_a_few)
+    assert len(calls) == 4  # stopped at the third step of up to 40, not after the face

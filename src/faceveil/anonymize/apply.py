@@ -78,7 +78,7 @@ def apply_to_faces(
         )
         info: dict = {}
         context: dict = {"info": info} if method.reports else {}
-        if method.tracked:
+        if method.stateful:
             context["run"] = run
         try:
             new = method.fn(roi, local, options, **context)

@@ -144,7 +144,7 @@ def edit_face(
     "attributes",
     "the face's own latent moved along age, gender and smile directions until not recognised",
     reports=True,
-    tracked=True,
+    stateful=True,
     validate=lambda opts: parse_edit(opts.edit),  # bad syntax fails before any file is read
 )
 def attributes_method(

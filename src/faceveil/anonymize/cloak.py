@@ -39,6 +39,7 @@ from faceveil.analysis.identity import SFACE_THRESHOLD
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import IdentityCheck, as_roi
+from faceveil.anonymize.state import RunState
 from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
 
@@ -270,7 +271,9 @@ def _problem(rgb, alpha, matrix: np.ndarray, opts: AnonymizeOptions, net, rng) -
     )
 
 
-def _optimise(p: _Problem, net, face: Face, gray: bool, rng) -> tuple[np.ndarray, int]:
+def _optimise(
+    p: _Problem, net, face: Face, gray: bool, rng, run: RunState
+) -> tuple[np.ndarray, int]:
     """Adam on the perturbation within the budget: (the raw perturbation, steps taken)."""
     import torch
     import torch.nn.functional as F
@@ -282,6 +285,7 @@ def _optimise(p: _Problem, net, face: Face, gray: bool, rng) -> tuple[np.ndarray
     anchors = [p.moved]  # the original alignment, and the latest on re-detected landmarks
     steps = 0
     while steps < MAX_STEPS:
+        run.check("during a cloak")  # a face takes seconds: a stop need not wait for it
         x = p.perturbed(delta)
         canvas = p.big + F.pad(x - p.orig, (p.pad, p.pad, p.pad, p.pad))
         if steps % REDETECT == REDETECT - 1:
@@ -368,7 +372,9 @@ def _attacker_view(rgb, out, alpha, face: Face, opts: AnonymizeOptions, ssim: fl
     return info
 
 
-def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) -> np.ndarray:
+def cloak_face(
+    rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict, run: RunState | None = None
+) -> np.ndarray:
     """`rgb` (the face's ROI, uint8 RGB) with the face cloaked; fills `info`."""
     import torch
 
@@ -390,7 +396,7 @@ def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) 
         net = get_sface_net()
         rng = np.random.default_rng(opts.seed)
         problem = _problem(rgb, alpha, matrix, opts, net, rng)
-        raw, steps = _optimise(problem, net, face, gray, rng)
+        raw, steps = _optimise(problem, net, face, gray, rng, run or RunState())
     finally:
         torch.set_num_threads(threads)
     scale, out, ssim = _within_budget(rgb, raw, alpha, problem.dssim_cap)
@@ -407,6 +413,9 @@ def cloak_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, info: dict) 
     "cloak",
     "an adversarial perturbation within a perceptual budget: a visible face SFace does not match",
     reports=True,
+    stateful=True,
 )
-def cloak_method(roi: np.ndarray, face: Face, opts: AnonymizeOptions, *, info: dict) -> np.ndarray:
-    return as_roi(cloak_face(to_rgb8(roi), face, opts, info), roi)
+def cloak_method(
+    roi: np.ndarray, face: Face, opts: AnonymizeOptions, *, info: dict, run: RunState
+) -> np.ndarray:
+    return as_roi(cloak_face(to_rgb8(roi), face, opts, info, run), roi)

@@ -317,7 +317,7 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunSt
 @register(
     "ksame",
     "the average of the k nearest gallery identities (k-Same); identity checked",
-    tracked=True,
+    stateful=True,
 )
 @replacing
 def ksame(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, *, run: RunState) -> np.ndarray:

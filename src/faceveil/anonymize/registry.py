@@ -10,7 +10,8 @@ import numpy as np
 
 # fn(roi, face_in_roi, options) -> roi-shaped array of the same dtype. A method registered with
 # reports=True is also given ``info=dict`` to fill with what it did to the face, and one
-# registered with tracked=True ``run=RunState``, where it keeps what a video track reuses.
+# registered with stateful=True ``run=RunState``: where it keeps what a video track reuses, and
+# whose ``check()`` a long method polls to stop early.
 MethodFn = Callable[..., np.ndarray]
 
 
@@ -21,7 +22,7 @@ class Method:
     description: str
     composited: bool = True  # False: the method draws on the image itself (``none``)
     reports: bool = False  # True: fn also takes info=dict, which ends up in the report
-    tracked: bool = False  # True: fn also takes run=RunState (per-run, per-track memory)
+    stateful: bool = False  # True: fn also takes run=RunState (track memory, stop check)
     validate: Callable[[Any], object] | None = None  # options -> ignored, raising ValueError
 
 
@@ -39,13 +40,13 @@ def register(
     *,
     composited: bool = True,
     reports: bool = False,
-    tracked: bool = False,
+    stateful: bool = False,
     validate: Callable[[Any], object] | None = None,  # raises on bad options; result unused
 ):
     def wrap(fn: MethodFn) -> MethodFn:
         if name in METHODS:
             raise ValueError(f"method {name!r} is already registered")
-        METHODS[name] = Method(name, fn, description, composited, reports, tracked, validate)
+        METHODS[name] = Method(name, fn, description, composited, reports, stateful, validate)
         return fn
 
     return wrap

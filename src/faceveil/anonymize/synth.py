@@ -154,7 +154,7 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunSt
 
 
 @register(
-    "synth", "a synthetic face that keeps pose, light, age, gender and expression", tracked=True
+    "synth", "a synthetic face that keeps pose, light, age, gender and expression", stateful=True
 )
 @replacing
 def synth(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, *, run: RunState) -> np.ndarray:
