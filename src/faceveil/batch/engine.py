@@ -127,10 +127,12 @@ def plan_pairs(
     return pairs
 
 
-def _plan_urls(source: str, output: str, passed_over: list[str]) -> list[Pair]:
+def _plan_urls(source: str, output: str, passed_over: list[str] | None = None) -> list[Pair]:
     import fsspec.core
 
     from faceveil.anonymize.runner import MEDIA_EXTENSIONS
+
+    passed_over = passed_over if passed_over is not None else []
 
     fs, root = fsspec.core.url_to_fs(source)
     if not fs.exists(root):
