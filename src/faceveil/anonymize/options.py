@@ -257,8 +257,13 @@ def _check_field(name: str, value: Any, spec: Option) -> None:
         or (spec.gt is not None and value <= spec.gt)
         or (spec.le is not None and value > spec.le)
     ):
-        low = f"at least {spec.ge:g}" if spec.ge is not None else f"above {spec.gt:g}"
-        raise ValueError(f"{name} must be {low} and at most {spec.le:g}, got {value}")
+        lower = (
+            f"at least {spec.ge:g}" if spec.ge is not None else
+            f"above {spec.gt:g}" if spec.gt is not None else ""
+        )  # fmt: skip
+        upper = f"at most {spec.le:g}" if spec.le is not None else ""
+        bounds = " and ".join(b for b in (lower, upper) if b)
+        raise ValueError(f"{name} must be {bounds}, got {value}")
 
 
 def form_fields() -> list[dict]:
@@ -268,7 +273,7 @@ def form_fields() -> list[dict]:
         choices = spec.choice_list()
         default = list(f.default) if isinstance(f.default, tuple) else f.default
         widget = (
-            "select" if choices else "color" if f.name == "color" else
+            "select" if choices else "color" if f.type == "tuple[int, int, int]" else
             "checkbox" if f.type == "bool" else
             "text" if f.type in ("str | None", "str") else "number"
         )  # fmt: skip

@@ -230,7 +230,7 @@ def run(
     seen: dict[Path, Path] = {}
     bar = tqdm(pairs, unit="file", disable=not progress or len(pairs) < 2, desc="faceveil")
     try:
-        for src, dst in bar:
+        for done, (src, dst) in enumerate(bar, 1):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"stopped before {src}")
             try:
@@ -250,7 +250,7 @@ def run(
                 rep = _failed(src, exc, options)
             batch.files.append(rep)
             if on_file is not None:
-                on_file(len(seen), len(pairs))
+                on_file(done, len(pairs))
     finally:
         bar.close()
     return batch

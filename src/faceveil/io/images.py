@@ -60,10 +60,10 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(pixels)) if op else pixels
 
 
-def too_large_message(width: int, height: int, max_pixels: int) -> str:
-    """``image too large: W x H = N MP (max M MP)``."""
+def too_large_message(width: int, height: int, max_pixels: int, what: str = "image") -> str:
+    """``image too large: W x H = N MP (max M MP)`` (`what`: "image", "video frames")."""
     mp = width * height / 1e6
-    return f"image too large: {width} x {height} = {mp:.3g} MP (max {max_pixels / 1e6:.3g} MP)"
+    return f"{what} too large: {width} x {height} = {mp:.3g} MP (max {max_pixels / 1e6:.3g} MP)"
 
 
 def _decode(data: bytes, name: str, max_pixels: int | None = MAX_PIXELS) -> LoadedImage:

@@ -65,6 +65,7 @@ def check_video_params(params: dict) -> None:
 
 
 def validate_video(store, params: dict) -> dict:
+    check_video_params(params)  # the cheap check first
     sha = str(params.get("input") or "")
     if store.files.find(sha) is None:
         raise InputError("params.input must be the sha256 of an uploaded video")
@@ -75,21 +76,17 @@ def validate_video(store, params: dict) -> dict:
     if not found or found[0] != "video":
         raise InputError("params.input is not a video")
     _check_frame_size(store.files.path(sha), store.settings.max_pixels)
-    _options(params)
     return params
 
 
 def _check_frame_size(path: Path, max_pixels: int) -> None:
     """Frames over the pixel limit would cost what a decompression bomb does, every frame."""
+    from faceveil.io.images import too_large_message
     from faceveil.io.video import probe_video
 
     info = probe_video(path)
     if max_pixels and info.width * info.height > max_pixels:
-        mp = info.width * info.height / 1e6
-        raise InputError(
-            f"video frames too large: {info.width} x {info.height} = {mp:.3g} MP "
-            f"(max {max_pixels / 1e6:.3g} MP)"
-        )
+        raise InputError(too_large_message(info.width, info.height, max_pixels, "video frames"))
 
 
 def run_video(ctx) -> dict:
