@@ -74,7 +74,7 @@ def with_options(surface: str):
         def command(**kwargs):
             values = {name: kwargs.pop(name) for name in names}
             for f, spec in fields_for(surface):
-                _check_path(f.name, values[f.name], spec.path)
+                _check_path(_flags(f.name, spec)[0], values[f.name], spec.path)
             try:
                 options = AnonymizeOptions(**values)
             except ValueError as exc:
@@ -91,10 +91,9 @@ def with_options(surface: str):
     return wrap
 
 
-def _check_path(name: str, value: Any, kind: str | None) -> None:
+def _check_path(flag: str, value: Any, kind: str | None) -> None:
     if kind is None or value is None:
         return
-    flag = "--" + name.replace("_", "-")
     if kind == "folder" and not Path(value).is_dir():
         fail(f"{flag} {value}: no such folder", 2)
     if kind == "file" and not Path(value).is_file():
