@@ -38,13 +38,13 @@ def _pydantic_field(f, spec) -> tuple[Any, Any]:
     choices = spec.choice_list()
     if choices:
         kind: Any = Literal[choices]
-    elif f.name == "color":
+    elif f.type == "tuple[int, int, int]":  # a colour: [r, g, b] or text, parsed by the library
         kind = list[int] | str
     else:
         kind = {"float": float, "int": int, "int | None": int | None, "bool": bool,
                 "bool | None": bool | None, "str | None": str | None}[str(f.type)]  # fmt: skip
     bounds = {k: getattr(spec, k) for k in ("ge", "gt", "le") if getattr(spec, k) is not None}
-    if kind in (str | None,):
+    if kind == str | None:
         bounds["max_length"] = 200
     default = list(f.default) if isinstance(f.default, tuple) else f.default
     return kind, Field(default, description=spec.help, **bounds)
