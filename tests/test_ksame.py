@@ -97,17 +97,17 @@ def test_faces_are_replaced_below_the_identity_threshold_background_untouched():
 
 @pytest.fixture
 def pasted(monkeypatch) -> list[np.ndarray]:
-    """Every generated face handed to the shared paste, in order."""
+    """Every generated face (enlarged to its crop) handed to the shared compositing, in order."""
     from faceveil.anonymize import replace
 
     faces = []
-    real = replace.paste
+    real = replace.composite
 
-    def spy(rgb, face_rgb, matrix, size, mask):
-        faces.append(face_rgb)
-        return real(rgb, face_rgb, matrix, size, mask)
+    def spy(photo, new, geometry, mask, seed):
+        faces.append(new)
+        return real(photo, new, geometry, mask, seed)
 
-    monkeypatch.setattr(replace, "paste", spy)
+    monkeypatch.setattr(replace, "composite", spy)
     return faces
 
 

@@ -76,9 +76,10 @@ log = logging.getLogger(__name__)
 SAMPLES = 1000  # generator samples drawn for the synthetic gallery; FACEVEIL_KSAME_SAMPLES
 GALLERY_SEED = 0
 MAX_SETS = 8  # disjoint k-sets tried, nearest first
-# Face oval scales, tried in turn over the k-sets: the wider one reaches glasses and cheeks,
-# by which SFace can still know a face under every normal-width average.
-WIDEN = (1.0, 1.25)
+# Region widenings (composite.region_mask), tried in turn over the k-sets: k-Same puts the
+# average over the whole face, so it starts past synth's inner face; the wider one reaches
+# glasses and cheeks, by which SFace can still know a face under every narrower average.
+WIDEN = (1.15, 1.3)
 # Label distance: 10 years of age weigh as much as 0.5 of P(female) or 1.0 of P(happy).
 LABEL_WEIGHTS = np.array([0.1, 2.0, 1.0], np.float32)
 CACHE_VERSION = 2  # bump when the gallery's contents change meaning

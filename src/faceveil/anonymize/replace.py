@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import zlib
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
-from faceveil.anonymize.blend import match_colour, pyramid_blend
+from faceveil.anonymize.composite import Geometry, composite, region_mask
+from faceveil.anonymize.meshes import generated_points, original_mesh
 from faceveil.anonymize.registry import Fallback
 from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
@@ -93,23 +95,6 @@ def to_gray(face_rgb: np.ndarray, gray: bool) -> np.ndarray:
     return cv2.cvtColor(cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
 
 
-def paste(rgb, face_rgb, matrix, size, mask):
-    """Blend an aligned (size, size) face into `rgb` through the inverse of `matrix`."""
-    h, w = rgb.shape[:2]
-    crop = cv2.warpAffine(
-        rgb, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
-    )
-    new = match_colour(face_rgb, crop, mask)
-    blended = pyramid_blend(crop, new, mask)
-    inverse = cv2.invertAffineTransform(matrix)
-    back = cv2.warpAffine(
-        blended, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    support = cv2.warpAffine((mask > 0.01).astype(np.float32), inverse, (w, h))
-    a = np.clip(support, 0, 1)[..., None]
-    return np.rint(rgb * (1 - a) + back * a).astype(np.uint8), crop
-
-
 def coarse_error(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     """Difference of heavily blurred luminance inside the mask: pose and light, not detail."""
     sigma = a.shape[0] / 24
@@ -132,16 +117,26 @@ class Aligned:
     face: Face
     matrix: np.ndarray
     size: int
-    mask: np.ndarray  # (size, size) feathered face oval, faded at the photo's edge
+    mask: np.ndarray  # (size, size) feathered inner-face region, faded at the photo's edge
     crop: np.ndarray  # (res, res, 3) the photo's face at the generator's resolution
     gray: bool  # a grayscale face stays grayscale
     inside: np.ndarray  # (size, size) 1 inside the photo, fading to 0 at its edge
+    mesh: np.ndarray  # (468, 2) the original's face mesh in crop px
+    five: np.ndarray  # (5, 2) the original's detector landmarks in crop px
+    widen: float = 1.0
 
     def widened(self, widen: float) -> Aligned:
-        """The same alignment with a `widen` times larger face oval."""
-        if widen == 1.0:
+        """The same alignment with a region that reaches `widen` times further out."""
+        if widen == self.widen:
             return self
-        return dataclasses.replace(self, mask=face_mask(self.size, widen) * self.inside)
+        mask = region_mask(self.mesh, self.size, widen) * self.inside
+        return dataclasses.replace(self, mask=mask, widen=widen)
+
+    def geometry(self, face_rgb: np.ndarray) -> Geometry:
+        """Where the points of the generated (res, res) `face_rgb`, enlarged to the crop, and
+        of the original are."""
+        points, five = generated_points(model()[0], face_rgb, self.size)
+        return Geometry(self.mesh, points, self.five, five)
 
     def paste(self, rgb: np.ndarray, face_rgb: np.ndarray) -> np.ndarray:
         """`rgb` with the generated (res, res) `face_rgb` blended in."""
@@ -151,12 +146,44 @@ class Aligned:
         """:meth:`paste`, and how far the new face's coarse shading is from the old one's."""
         from faceveil.gen.upsample import upsample
 
-        big = upsample(to_gray(face_rgb, self.gray), self.size)
-        out, crop = paste(rgb, big, self.matrix, self.size, self.mask)
+        face_rgb = to_gray(face_rgb, self.gray)
+        big = upsample(face_rgb, self.size)
+        geometry = self.geometry(face_rgb)
+        h, w = rgb.shape[:2]
+        crop = cv2.warpAffine(
+            rgb, self.matrix, (self.size, self.size), flags=cv2.INTER_AREA,
+            borderMode=cv2.BORDER_REPLICATE,
+        )  # fmt: skip
+        seed = zlib.crc32(np.ascontiguousarray(face_rgb).tobytes())
+        blended, _ = composite(crop, big, geometry, self.mask, seed)
+        inverse = cv2.invertAffineTransform(self.matrix)
+        back = cv2.warpAffine(
+            blended, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        support = cv2.warpAffine((self.mask > 0.01).astype(np.float32), inverse, (w, h))
+        a = np.clip(support, 0, 1)[..., None]
+        out = np.rint(rgb * (1 - a) + back * a).astype(np.uint8)
         if self.gray:  # Lab colour matching leaves +-1 of colour: grey the changed pixels again
             changed = (out != rgb).any(axis=2, keepdims=True)
             out = np.where(changed, to_gray(out, True), out)
         return out, coarse_error(crop, big, self.mask)
+
+    def flaw(self, rgb: np.ndarray, face_rgb: np.ndarray, out: np.ndarray) -> str | None:
+        """Why `out`, the result of :meth:`paste` for `face_rgb`, looks broken, or None (the
+        quality gate, :mod:`faceveil.anonymize.quality`)."""
+        from faceveil.anonymize.composite import dense_warp
+        from faceveil.anonymize.quality import flaw
+        from faceveil.gen.upsample import upsample
+
+        def crop(x: np.ndarray) -> np.ndarray:
+            return cv2.warpAffine(
+                x, self.matrix, (self.size, self.size), flags=cv2.INTER_AREA,
+                borderMode=cv2.BORDER_REPLICATE,
+            )  # fmt: skip
+
+        face_rgb = to_gray(face_rgb, self.gray)
+        warped = dense_warp(upsample(face_rgb, self.size), self.geometry(face_rgb))
+        return flaw(crop(out), crop(rgb), warped, self.mesh, self.mask)
 
 
 def align(rgb: np.ndarray, face: Face) -> Aligned:
@@ -178,7 +205,10 @@ def align(rgb: np.ndarray, face: Face) -> Aligned:
     inner = face_mask(res) > 0.5
     spread = np.abs(crop.astype(np.int16) - crop.mean(axis=2, keepdims=True))[inner]
     gray = bool(spread.mean() < 2.0)
-    return Aligned(face, matrix, size, face_mask(size) * inside, crop, gray, inside)
+    mesh = original_mesh(generator, rgb, face, matrix, size)
+    mask = region_mask(mesh, size) * inside
+    five = (face.landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+    return Aligned(face, matrix, size, mask, crop, gray, inside, mesh, five)
 
 
 def scouting_copy(rgb: np.ndarray, face: Face, side: int = SCOUT_SIDE) -> tuple[np.ndarray, Face]:

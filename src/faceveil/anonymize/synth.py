@@ -3,23 +3,24 @@ gender and expression.
 
 For each face:
 
-1. align it to the generator's landmark template (64 px for the shipped DCGAN);
-2. the amortised inversion encoder reads pose, expression, light and tone from that crop as a
-   latent; it is mixed with new-identity latents drawn (seeded per face, or per track in video)
-   from the generator's labelled latents nearest the face's apparent age, gender and smile:
-   ``z = a * z_face + sqrt(1 - a^2) * z_new``;
-3. the candidates are decoded and ranked on a copy where the face is ``SCOUT_SIDE`` px, by
+1. new identities are drawn (seeded per face, or per track in video) from the generator's
+   curated labelled latents nearest the face's apparent age, gender and smile;
+2. samples the critic of :mod:`faceveil.gen.quality` calls broken are set aside (the curated
+   latents pass it, other generators may not); the rest are composited
+   (:mod:`faceveil.anonymize.composite`: warped onto the original's face mesh, relit with its
+   shading, colour and grain) on a copy where the face is ``SCOUT_SIDE`` px, and ranked by
    coarse shading error plus how far their apparent attributes are from the original's;
-4. identity constraint (:class:`~faceveil.anonymize.replace.IdentityCheck`): the best
-   ``CHECKS`` are pasted at full size in rank order and the first that SFace no longer
-   matches wins; otherwise the next of ``ATTEMPTS`` lowers ``a``, and the last widens the oval;
-5. a face that is too small or turned too far to replace, or that fails every try, raises
+3. identity constraint (:class:`~faceveil.anonymize.replace.IdentityCheck`): the best
+   candidates are composited at full size in rank order; those the quality gate
+   (:mod:`faceveil.anonymize.quality`) calls broken are passed over, and the first of the
+   next ``CHECKS`` that SFace no longer matches wins;
+   otherwise the next of ``WIDENINGS`` lets the region reach further out;
+4. a face that is too small or turned too far to replace, or that fails every try, raises
    :class:`~faceveil.anonymize.registry.Fallback`: the runner blurs it and reports why.
 
-In video, faces on one track keep one new identity and a smoothed pose latent; the identity
-search runs on a track's first frame only, and the synthetic face is decoded again every
-``REDRAW_EVERY`` frames and in between only re-warped onto the moving landmarks, so it stays
-fast and does not flicker.
+In video, faces on one track keep one new identity: the search runs on a track's first frame
+only, and on later frames the same face is warped onto that frame's mesh, so it follows pose
+and expression without flicker.
 """
 
 from __future__ import annotations
@@ -42,15 +43,15 @@ from faceveil.anonymize.replace import (
 )
 from faceveil.anonymize.state import RunState, Tracked
 from faceveil.faces import Face
+from faceveil.gen.quality import critique
 
 CANDIDATES = 8
 ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (grey levels^2)
-# Tried in turn: (share of the original's latent, widening of the face oval). The last
-# reaches glasses and cheeks by which a recognizer can still tell the person.
-ATTEMPTS = ((0.5, 1.0), (0.3, 1.0), (0.0, 1.0), (0.0, 1.25))
+# Tried in turn: how far the replaced region reaches past the face's outline. The wider ones
+# cover the jaw line, cheeks and glasses by which a recognizer can still tell the person.
+WIDENINGS = (1.0, 1.1, 1.2)
 FAR_MISS = 0.1  # a try this far above the limit skips to the widened oval
-CHECKS = 2  # identity checks (SFace, ~17 ms each) per attempt, best-fitting candidates first
-REDRAW_EVERY = 4  # frames a track's face is re-warped before it is decoded again
+CHECKS = 3  # identity checks (SFace, ~17 ms each) per attempt, best-fitting candidates first
 
 
 def _identity_latents(seed: int, key: int, before, dim: int) -> np.ndarray:
@@ -94,62 +95,59 @@ def _attribute_cost(before, after) -> float:
     return ATTRIBUTE_WEIGHT * (2.0 * gender + age + 1.5 * emotion)
 
 
-def _mix_decode(generator, z_face: np.ndarray, z_new: np.ndarray, a: float) -> np.ndarray:
-    return generator.decode(a * z_face + np.sqrt(1 - a * a) * z_new)
-
-
 def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a synthetic face; raises Fallback."""
-    from faceveil.gen.encoder import encode
-
     aligned = align(rgb, face)
-    generator, encoder = model()
+    known = run.reuse("synth", face.track_id)
+    if known is not None:  # a known track: no search, the same face warped onto this frame
+        return aligned.widened(known.extra).paste(rgb, known.face_rgb)
+    generator, _ = model()
     key = (
         face.track_id
         if face.track_id is not None
         else zlib.crc32(np.round(np.asarray(face.box) / 4).astype(np.int32).tobytes())
     )
-
-    def redraw(t: Tracked) -> np.ndarray:
-        assert t.z_face is not None  # reuse redraws only tracks that keep a latent
-        return _mix_decode(generator, t.z_face, *t.extra[:2])
-
-    known = run.reuse(
-        "synth",
-        face.track_id,
-        z_now=lambda: encode(encoder, aligned.crop),
-        redraw=redraw,
-        redraw_every=REDRAW_EVERY,
-    )
-    if known is not None:  # a known track: no search, the same new identity
-        return aligned.widened(known.extra[2]).paste(rgb, known.face_rgb)
-    z_face = encode(encoder, aligned.crop)
     small_rgb, small_face = scouting_copy(rgb, face)
     scout = align(small_rgb, small_face)
     before = attributes(small_rgb, small_face)
     check = IdentityCheck(rgb, face, opts)
-    attempts = list(enumerate(ATTEMPTS))
+    flaws: list[str] = []
+    identity_failed = False
+    attempts = list(enumerate(WIDENINGS))
     while attempts:
-        attempt, (a, widen) = attempts.pop(0)
+        attempt, widen = attempts.pop(0)
         z_new = _identity_latents(opts.seed, key * 8 + attempt, before, generator.latent_dim)
-        faces = _mix_decode(generator, z_face, z_new, a)
+        faces = generator.decode(z_new)
+        critic = critique(faces, generator.landmark_template)  # run-time check of the samples
         scored = [scout.widened(widen).paste_scored(small_rgb, c) for c in faces]
         seen = _attributes_side_by_side([out for out, _ in scored], small_face)
-        ranked = sorted(
-            (shading + _attribute_cost(before, after), i)
+        ranked = sorted(  # a candidate read as the other gender only after all the others
+            (before.gender != after.gender, shading + _attribute_cost(before, after), i)
             for i, ((_, shading), after) in enumerate(zip(scored, seen, strict=True))
         )
-        picks = [(z_new[i], faces[i]) for _, i in ranked[:CHECKS]]
-        nearest = 1.0
-        for z, candidate in picks:
-            out = aligned.widened(widen).paste(rgb, candidate)
+        nearest, checked = 1.0, 0
+        for *_, i in ranked:  # the gate first: it is cheaper than SFace and rejects more
+            if failed := critic.failures(i):
+                flaws.append(f"the generated sample fails {', '.join(failed)}")
+                continue
+            region = aligned.widened(widen)
+            out = region.paste(rgb, faces[i])
+            broken = region.flaw(rgb, faces[i], out)
+            if broken is not None:
+                flaws.append(broken)
+                continue
             similarity = check.similarity(out)
             if similarity < IDENTITY_LIMIT:
-                run.remember("synth", face.track_id, Tracked(candidate, z_face, (z, a, widen)))
+                run.remember("synth", face.track_id, Tracked(faces[i], None, widen))
                 return out
-            nearest = min(nearest, similarity)
-        if nearest > IDENTITY_LIMIT + FAR_MISS:  # glasses or hair give it away: widen at once
+            nearest, checked = min(nearest, similarity), checked + 1
+            if checked == CHECKS:
+                break
+        if checked and nearest > IDENTITY_LIMIT + FAR_MISS:  # glasses or hair: widen at once
             attempts = attempts[-1:]
+        identity_failed = identity_failed or checked > 0
+    if flaws and not identity_failed:
+        raise Fallback(f"every synthetic face looked broken ({flaws[0]})")
     raise Fallback("no synthetic face passed the identity check")
 
 

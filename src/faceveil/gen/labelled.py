@@ -6,8 +6,9 @@ so the replacement keeps age, gender and expression more often than a random lat
 linear read-out of those labels from z explains little (R^2 0.14 for gender, below 0 for age on
 dcgan64), so drawing from labelled samples works where steering along a direction does not.
 
-Stored in the model directory as ``labelled_latents.npz``: ``z`` (N, d) float16 and ``labels``
-(N, 3) float32 (age in years, P(female), P(happy)), detected samples only.
+Only samples that pass the critic of :mod:`faceveil.gen.quality` are kept (:func:`curate`):
+about one in three of dcgan64's. Stored in the model directory as ``labelled_latents.npz``:
+``z`` (N, d) float16 and ``labels`` (N, 3) float32 (age in years, P(female), P(happy)).
 """
 
 from __future__ import annotations
@@ -32,6 +33,25 @@ def label_latents(
     labels = label_samples(generator, z)
     ok = ~np.isnan(labels).any(axis=1)
     return z[ok], labels[ok]
+
+
+def curate(
+    generator: Generator, z: np.ndarray, labels: np.ndarray, batch: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """The latents (and their labels) whose samples pass the critic of
+    :mod:`faceveil.gen.quality`: no hair or blotch across the face, no glasses, no mottled
+    skin or melted shape."""
+    from faceveil.gen.quality import critique
+
+    if generator.landmark_template is None:
+        raise ValueError(f"{generator.name} has no landmark template to judge samples against")
+    keep = np.concatenate(
+        [
+            critique(generator.decode(z[i : i + batch]), generator.landmark_template).clean()
+            for i in range(0, len(z), batch)
+        ]
+    )
+    return z[keep], labels[keep]
 
 
 def save_labelled(z: np.ndarray, labels: np.ndarray, model_dir: str | Path) -> Path:
