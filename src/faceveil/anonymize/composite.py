@@ -37,6 +37,7 @@ WARP_POINTS = (
 INSET = 1.0  # the oval pulled towards the nose: the photo keeps its jaw line and cheek outline
 FOREHEAD = 0.7  # how far above the brows the region reaches, in brow-to-nose-tip heights
 SHADING = 0.5  # low-pass sigma of the kept shading, in inter-ocular distances
+CLOSING = 0.25  # features narrower than this (eye distances) are not shading
 FEATHER = 0.12  # feather sigma of the region, in inter-ocular distances
 WARP_SMOOTHING = 0.15  # sigma of the displacement field, in inter-ocular distances
 GRID = 33  # nodes a side of the warp's displacement grid (it is smooth)
@@ -153,6 +154,17 @@ def grain_level(lightness: np.ndarray, weight: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(band - np.median(band))))
 
 
+def _shading(lab: np.ndarray, support: np.ndarray, iod: float) -> np.ndarray:
+    """The broad shading of a Lab face: lightness closed first, so that eyes, brows, mouth and
+    glasses frames (dark and narrow) do not darken it; else the original's features would
+    show through the new face as a ghost."""
+    side = max(3, int(round(CLOSING * iod)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    closed = lab.copy()
+    closed[..., 0] = cv2.morphologyEx(lab[..., 0], cv2.MORPH_CLOSE, kernel)
+    return _masked_blur(closed, support, max(1.0, SHADING * iod))
+
+
 def relight(
     new: np.ndarray, photo: np.ndarray, mask: np.ndarray, iod: float, seed: int
 ) -> np.ndarray:
@@ -160,9 +172,7 @@ def relight(
     lab_new = cv2.cvtColor(new, cv2.COLOR_RGB2LAB).astype(np.float32)
     lab_photo = cv2.cvtColor(photo, cv2.COLOR_RGB2LAB).astype(np.float32)
     support = (mask > 0.05).astype(np.float32)
-    sigma = max(1.0, SHADING * iod)
-    base_new = _masked_blur(lab_new, support, sigma)
-    base_photo = _masked_blur(lab_photo, support, sigma)
+    base_new, base_photo = (_shading(lab, support, iod) for lab in (lab_new, lab_photo))
     # Detail spread matched in lightness (bounded: a flat face must not blow up noise).
     detail = lab_new - base_new
     inner = mask > 0.5

@@ -28,6 +28,7 @@ _SUMMARY_LABELS = {
     "mean_age_difference": "mean age difference (years)",
     "same_gender_rate": "same gender",
     "same_emotion_rate": "same emotion",
+    "mean_expression_difference": "mean expression difference by the mesh (inter-ocular distances)",
     "mean_ssim_outside": "mean SSIM outside the face regions",
     "min_psnr_outside": "lowest PSNR outside the face regions (dB)",
     "backgrounds_identical": "pairs with a byte-identical background",
@@ -49,6 +50,7 @@ _FACE_COLUMNS = (
     ("age_difference", "age diff."),
     ("same_gender", "same gender"),
     ("same_emotion", "same emotion"),
+    ("expression_difference", "expression diff. (mesh)"),
 )
 _DLIB_COLUMNS = (
     ("dlib_distance", "dlib distance"),

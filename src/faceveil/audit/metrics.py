@@ -41,6 +41,7 @@ class FaceAudit:
     age_difference: float | None = None
     same_gender: bool | None = None
     same_emotion: bool | None = None
+    expression_difference: float | None = None  # by the mesh, which no method ranks with
     dlib_distance: float | None = None  # Euclidean, aligned by dlib on the original box
     dlib_distance_detected: float | None = None  # on the box detected there, if any
     dlib_re_identified: bool | None = None  # None when dlib was not asked for
@@ -60,6 +61,7 @@ class FaceAudit:
             "age_difference": r(self.age_difference, 1),
             "same_gender": self.same_gender,
             "same_emotion": self.same_emotion,
+            "expression_difference": r(self.expression_difference),
         }
         if self.dlib_re_identified is not None:  # keys only when dlib ran: outputs unchanged
             out["dlib_distance"] = r(self.dlib_distance)
@@ -229,11 +231,13 @@ def _compare_dlib(original, anonymized, audits: list[FaceAudit], matches: list[F
 
 def _compare_attributes(original: np.ndarray, anonymized: np.ndarray, audits: list[FaceAudit]):
     from faceveil.analysis.attributes import analyze_faces  # onnxruntime/litert: load on use
+    from faceveil.analysis.expression import expression_difference
 
     faces = [a.face for a in audits]
-    before = analyze_faces(original, faces, mesh=False, align="landmarks")
-    after = analyze_faces(anonymized, faces, mesh=False, align="landmarks")
+    before = analyze_faces(original, faces, mesh=True, align="landmarks")
+    after = analyze_faces(anonymized, faces, mesh=True, align="landmarks")
     for audit, a, b in zip(audits, before, after, strict=True):
         audit.age_difference = abs(a.age - b.age)
         audit.same_gender = a.gender == b.gender
         audit.same_emotion = a.emotion == b.emotion
+        audit.expression_difference = expression_difference(a.landmarks, b.landmarks)

@@ -69,7 +69,7 @@ def orl_protocol(
 
     pair_hits = pair_total = any_hits = detected = 0
     dlib_hits = dlib_any = dlib_face_hits = 0
-    ages, genders, emotions, seconds, drifts = [], [], [], [], []
+    ages, genders, emotions, expressions, seconds, drifts = [], [], [], [], [], []
     for i, ((person, img), face) in enumerate(zip(images, largest, strict=True)):
         if face is None:
             continue
@@ -95,6 +95,8 @@ def orl_protocol(
             genders.append(fa.same_gender)
         if fa.same_emotion is not None:
             emotions.append(fa.same_emotion)
+        if fa.expression_difference is not None:
+            expressions.append(fa.expression_difference)
         probe = embed_faces(anon, [face])[0]
         others = [j for j in by_person[person] if j != i]
         sims = originals[others] @ probe
@@ -118,6 +120,7 @@ def orl_protocol(
         "mean_age_difference": float(np.mean(ages)) if ages else None,
         "same_gender_rate": float(np.mean(genders)) if genders else None,
         "same_emotion_rate": float(np.mean(emotions)) if emotions else None,
+        "median_expression_difference": float(np.median(expressions)) if expressions else None,
         "ms_per_face": 1000 * float(np.mean(seconds)) if seconds else None,
         "threshold": threshold,
     }

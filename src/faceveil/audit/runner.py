@@ -74,6 +74,7 @@ class AuditReport:
             "mean_age_difference": mean(f.age_difference for f in faces),
             "same_gender_rate": rate(f.same_gender for f in faces),
             "same_emotion_rate": rate(f.same_emotion for f in faces),
+            "mean_expression_difference": mean(f.expression_difference for f in faces),
             "mean_ssim_outside": mean(i.ssim_outside for i in self.items),
             "min_psnr_outside": round(min(finite), 3) if finite else None,
             "backgrounds_identical": sum(math.isinf(i.psnr_outside) for i in self.items),

@@ -283,6 +283,7 @@ class FaceAuditOut(BaseModel):
     age_difference: float | None
     same_gender: bool | None
     same_emotion: bool | None
+    expression_difference: float | None = None
 
 
 class AuditResponse(BaseModel):
