@@ -34,11 +34,11 @@ WARP_POINTS = (
 )  # fmt: skip
 # with the detector's five landmarks of each face (eyes, nose tip, mouth corners) beside them:
 # the detector, which an attacker and the audit use, then finds them where they were.
-INSET = 1.0  # the oval pulled towards the nose: the photo keeps its jaw line and cheek outline
+INSET = 0.95  # the oval pulled towards the nose: the photo keeps its jaw line and cheek outline
 FOREHEAD = 0.7  # how far above the brows the region reaches, in brow-to-nose-tip heights
 SHADING = 0.5  # low-pass sigma of the kept shading, in inter-ocular distances
 CLOSING = 0.25  # features narrower than this (eye distances) are not shading
-FEATHER = 0.12  # feather sigma of the region, in inter-ocular distances
+FEATHER = 0.08  # feather sigma of the region, in inter-ocular distances (wider leaves glasses)
 WARP_SMOOTHING = 0.15  # sigma of the displacement field, in inter-ocular distances
 GRID = 33  # nodes a side of the warp's displacement grid (it is smooth)
 

@@ -121,12 +121,14 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunSt
         critic = critique(faces, generator.landmark_template)  # run-time check of the samples
         scored = [scout.widened(widen).paste_scored(small_rgb, c) for c in faces]
         seen = _attributes_side_by_side([out for out, _ in scored], small_face)
-        ranked = sorted(  # a candidate read as the other gender only after all the others
+        ranked = sorted(  # a candidate read as the other gender comes last
             (before.gender != after.gender, shading + _attribute_cost(before, after), i)
             for i, ((_, shading), after) in enumerate(zip(scored, seen, strict=True))
         )
         nearest, checked = 1.0, 0
-        for *_, i in ranked:  # the gate first: it is cheaper than SFace and rejects more
+        for other_gender, _, i in ranked:  # the gate first: cheaper than SFace, rejects more
+            if other_gender and attempts:  # the next attempt's draw may keep the gender
+                continue
             if failed := critic.failures(i):
                 flaws.append(f"the generated sample fails {', '.join(failed)}")
                 continue
