@@ -5,14 +5,16 @@
 For every registered method (``none`` only draws boxes: it is the control row):
 
 - ORL protocol (``faceveil.audit.orl``): the 400 ORL faces upscaled 2x; each anonymised face,
-  aligned on the original landmarks, is matched by SFace against the other nine photos of the
-  same person. Re-ID = share of those pairs at or above the calibrated threshold.
+  aligned on the original landmarks, is matched by SFace (and, with ``--recognizers
+  sface,dlib``, by dlib) against the other nine photos of the same person. Re-ID = share of
+  those pairs at or above the calibrated threshold (below the distance, for dlib).
 - Multi-face scenes (``faceveil.testing.make_scene``, 1280x720, 6 faces from the astronaut, ORL
   and DCGAN samples): each face's identity similarity to itself before anonymisation.
 
 Columns: re-ID rate, detection kept (YuNet still finds a face overlapping the original box),
 median landmark drift of the faces still found (mean shift of the 5 landmarks / inter-ocular
-distance), attribute agreement (same gender, same emotion, mean age difference), SSIM outside
+distance), attribute agreement (same gender, same emotion, expression difference by the face
+mesh, mean age difference), SSIM outside
 the enlarged face regions, and milliseconds per face for the method alone (detection excluded).
 Writes bench/out/privacy.md and bench/out/privacy.json.
 """
@@ -77,9 +79,9 @@ def _num(v, fmt="{:.1f}") -> str:
 
 def markdown(results: dict) -> str:
     lines = [
-        "| data | method | re-ID | detection kept | landmark drift | same gender | same emotion "
-        "| age diff (y) | SSIM outside | ms/face |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| data | method | re-ID | re-ID dlib | detection kept | landmark drift | same gender "
+        "| same emotion | expression diff (mesh) | age diff (y) | SSIM outside | ms/face |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for data in ("orl", "scenes"):
         for method, r in results[data].items():
@@ -87,10 +89,13 @@ def markdown(results: dict) -> str:
             label = f"{method} (control: draws boxes)" if method == "none" else method
             lines.append(
                 f"| {data} | {label} | {_pct(r['re_identification_rate'])} "
+                f"| {_pct(r.get('re_identification_rate_dlib'))} "
                 f"| {_pct(r['detection_kept_rate'])} "
                 f"| {_num(r.get('median_landmark_drift'), '{:.3f}')} "
                 f"| {_pct(r['same_gender_rate'])} "
-                f"| {_pct(r['same_emotion_rate'])} | {_num(r['mean_age_difference'])} "
+                f"| {_pct(r['same_emotion_rate'])} "
+                f"| {_num(r.get('median_expression_difference'), '{:.3f}')} "
+                f"| {_num(r['mean_age_difference'])} "
                 f"| {ssim} | {_num(r['ms_per_face'])} |"
             )
     return "\n".join(lines)
@@ -102,6 +107,9 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=10, help="multi-face scenes")
     ap.add_argument("--no-attributes", action="store_true", help="skip age/gender/emotion")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    ap.add_argument(
+        "--recognizers", default="sface", help="ORL attackers: sface or sface,dlib (dlib: slower)"
+    )
     args = ap.parse_args()
     attributes = not args.no_attributes
     OUT.mkdir(parents=True, exist_ok=True)
@@ -112,7 +120,10 @@ def main() -> None:
     results: dict = {"orl": {}, "scenes": {}}
     for method in args.methods.split(","):
         results["orl"][method] = orl_protocol(
-            method_anonymizer(method), people=args.people, attributes=attributes
+            method_anonymizer(method),
+            people=args.people,
+            attributes=attributes,
+            recognizers=tuple(args.recognizers.split(",")),
         )
         results["scenes"][method] = scene_rows(method, scenes, attributes)
         print(f"{method}: done", flush=True)

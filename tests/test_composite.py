@@ -115,3 +115,15 @@ def test_dark_share_on_synthetic_skin():
     cv2.circle(patched, (32, 32), 10, (40, 30, 30), -1)
     assert quality.dark_share(patched, skin, mask, iod=20.0) > 0.05
     assert quality.dark_share(patched, patched, mask, iod=20.0) == 0.0  # the photo's own
+
+
+def test_a_box_the_mesh_cannot_fit_is_blurred_not_given_a_face():
+    from faceveil.faces import Face
+
+    image = data.astronaut()
+    # A "face" on the shuttle (top right): what a recall-biased detector may also report.
+    landmarks = np.array([[400, 60], [430, 60], [415, 75], [403, 90], [427, 90]], np.float32)
+    fake = Face(box=(385.0, 35.0, 60.0, 70.0), score=0.7, landmarks=landmarks)
+    out, report = faceveil.anonymize(image, "synth", faces=[fake])
+    assert len(report.warnings) == 1 and "face mesh does not fit" in report.warnings[0]
+    assert np.array_equal(out, faceveil.anonymize(image, "blur", faces=[fake]).image)

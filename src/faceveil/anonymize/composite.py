@@ -25,6 +25,9 @@ import numpy as np
 from faceveil.models.mesh_topology import BROWS, FACE_OVAL, NOSE_TIP, five_points, inter_ocular
 
 MESH_TOLERANCE = 0.2  # mean distance of the mesh's five points from YuNet's, in eye distances
+# On a photo, a mesh this far off means no face the mesh knows (a false detection, mostly):
+# real faces measured 0.18 at most, false detections 0.46 and more.
+MESH_MISFIT = 0.3
 # The points the warp moves: eye and mouth corners, lips, brows, nose, chin and outline. Pose
 # and expression follow them; the finer shapes of eyes, nose and lips stay the new face's own
 # (a warp on all 468 points copies them, and with them identity).
@@ -79,13 +82,17 @@ def region_mask(points: np.ndarray, size: int, widen: float = 1.0) -> np.ndarray
     return cv2.GaussianBlur(mask, (0, 0), sigma / 2) * (solid > 127)
 
 
+def mesh_error(points: np.ndarray, landmarks: np.ndarray) -> float:
+    """Mean distance of a mesh's five points from the detector's `landmarks`, in eye distances."""
+    iod = max(1.0, float(np.linalg.norm(landmarks[1] - landmarks[0])))
+    return float(np.linalg.norm(five_points(points) - landmarks, axis=1).mean()) / iod
+
+
 def checked_mesh(points: np.ndarray, landmarks: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """`points` when they agree with the detector's `landmarks`; else the `fallback` mesh
     (the generator's mean face) placed on the landmarks. The mesh drifts off faces it does
     not know, such as some generated ones, and a wrong mesh would warp the face apart."""
-    iod = max(1.0, float(np.linalg.norm(landmarks[1] - landmarks[0])))
-    error = float(np.linalg.norm(five_points(points) - landmarks, axis=1).mean()) / iod
-    if error <= MESH_TOLERANCE:
+    if mesh_error(points, landmarks) <= MESH_TOLERANCE:
         return points
     m, _ = cv2.estimateAffinePartial2D(five_points(fallback), landmarks.astype(np.float32))
     return (fallback @ m[:, :2].T + m[:, 2]).astype(np.float32)

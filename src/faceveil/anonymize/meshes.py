@@ -8,7 +8,8 @@ import functools
 import cv2
 import numpy as np
 
-from faceveil.anonymize.composite import checked_mesh
+from faceveil.anonymize.composite import MESH_MISFIT, checked_mesh, mesh_error
+from faceveil.anonymize.registry import Fallback
 from faceveil.faces import Face
 from faceveil.gen.base import Generator
 from faceveil.models.mesh_topology import five_points
@@ -91,7 +92,8 @@ def template_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
 def original_mesh(
     generator: Generator, rgb: np.ndarray, face: Face, matrix: np.ndarray, size: int
 ) -> np.ndarray:
-    """The face mesh of `face` in `rgb`, mapped into the (size, size) crop `matrix` makes."""
+    """The face mesh of `face` in `rgb`, mapped into the (size, size) crop `matrix` makes;
+    Fallback where the mesh disagrees with the detector (a replacement would land askew)."""
     from faceveil.models.facemesh import predict_mesh
 
     points, _ = predict_mesh(rgb, [face.box], [face.landmarks])
@@ -99,5 +101,7 @@ def original_mesh(
     def to_crop(p: np.ndarray) -> np.ndarray:
         return (p @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
+    if mesh_error(points[0], face.landmarks) > MESH_MISFIT:
+        raise Fallback("the face mesh does not fit it (a false detection or an odd pose)")
     fallback = mean_mesh(generator) * (size / generator.resolution)
     return checked_mesh(to_crop(points[0]), to_crop(face.landmarks), fallback)
