@@ -86,9 +86,9 @@ def test_quality_gate_flags_a_dark_patch_but_not_a_clean_face(photos, new_faces)
     aligned = align(canvas, face)
     new = new_faces[0]
     clean = aligned.paste(canvas, new)
+    assert aligned.flaw(canvas, clean) is None
     broken = aligned.paste(canvas, _dark_bar(new))
-    assert aligned.flaw(canvas, new, clean) is None
-    assert "dark patch" in aligned.flaw(canvas, _dark_bar(new), broken)
+    assert "dark patch" in aligned.flaw(canvas, broken)
 
 
 def test_synth_blurs_a_known_broken_sample_and_says_so(monkeypatch):
@@ -99,6 +99,8 @@ def test_synth_blurs_a_known_broken_sample_and_says_so(monkeypatch):
         generator, "decode", lambda z: np.stack([_dark_bar(f) for f in real_decode(z)])
     )
     monkeypatch.setattr(synth.IdentityCheck, "similarity", lambda self, out: 0.0)
+    # Random latents, as for a generator without a curated pool: the run-time critic reads them.
+    monkeypatch.setattr("faceveil.gen.labelled.load_labelled", lambda generator: None)
     out, report = faceveil.anonymize(image, "synth")
     assert len(report.warnings) == len(report.faces) >= 1
     assert all("looked broken (the generated sample fails" in w for w in report.warnings)

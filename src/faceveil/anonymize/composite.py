@@ -201,10 +201,7 @@ def relight(
 def composite(
     photo: np.ndarray, new: np.ndarray, geometry: Geometry, mask: np.ndarray, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The photo's crop with `new` blended in through `mask` (see :func:`region_mask`); and
-    the warped new face, before it was relit."""
+    """`new` warped onto the photo's crop's face, then relit to match the photo inside `mask`
+    (see :func:`region_mask`), ready to be blended in through `mask`."""
     warped = dense_warp(new, geometry)
-    lit = relight(warped, photo, mask, geometry.iod, seed)
-    a = mask[..., None]
-    out = photo.astype(np.float32) * (1 - a) + lit.astype(np.float32) * a
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8), warped
+    return warped, relight(warped, photo, mask, geometry.iod, seed)

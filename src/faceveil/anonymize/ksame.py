@@ -66,6 +66,7 @@ from faceveil.anonymize.replace import (
     attributes,
     model,
     replacing,
+    tracked_paste,
 )
 from faceveil.anonymize.state import RunState, Tracked
 from faceveil.errors import InputError
@@ -298,10 +299,10 @@ def gallery_for(opts: AnonymizeOptions) -> IdentityPool:
 def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a k-average; raises Fallback."""
     gallery = gallery_for(opts)  # first: a bad gallery is an error, not a blurred face
-    aligned = align(rgb, face)  # Fallback for a face too small or turned too far
     known = run.reuse("ksame", face.track_id)
     if known is not None:  # a known track keeps its k-set
-        return aligned.widened(known.extra).paste(rgb, known.face_rgb)
+        return tracked_paste(rgb, face, known, known.extra)
+    aligned = align(rgb, face)  # Fallback for a face too small or turned too far
     check = IdentityCheck(rgb, face, opts)
     sets = gallery.k_sets(_labels(rgb, face), opts.k)
     for widen in WIDEN:

@@ -58,6 +58,12 @@ def generated_points(
     return points * scale, five * scale
 
 
+def template_points(generator: Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The generator's mean mesh and landmark template, scaled to a (size, size) crop."""
+    scale = size / generator.resolution
+    return mean_mesh(generator) * scale, _template(generator) * scale
+
+
 @functools.lru_cache(maxsize=64)
 def _points(generator: Generator, raw: bytes, shape: tuple[int, ...]):
     from faceveil.detect import detect

@@ -22,6 +22,7 @@ DARKER = 40.0  # Lab lightness (0-255) below the bright skin that counts as a da
 MAX_DARK = 0.03  # share of the skin that may be that dark
 MAX_SEAM = 14.0  # mean Lab difference just inside the edge
 MIN_SCORE = 0.6  # detector score the result must still reach
+DETECT_SIDE = 192  # px: the crop is shrunk to this before the detector reads it
 
 
 def skin_mask(mesh: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -79,11 +80,22 @@ def still_a_face(result: np.ndarray, mesh: np.ndarray) -> bool:
     from faceveil.detect import detect
 
     centre = mesh[1]
-    for face in detect(result, small_faces=False, max_side=None):
+    # A shrunk copy is enough to find a face that fills the crop (boxes come back in crop px).
+    for face in detect(result, small_faces=False, max_side=DETECT_SIDE):
         x, y, w, h = face.box
         if face.score >= MIN_SCORE and x <= centre[0] <= x + w and y <= centre[1] <= y + h:
             return True
     return False
+
+
+def dark_patch(
+    result: np.ndarray, photo: np.ndarray, new: np.ndarray, mesh: np.ndarray, region: np.ndarray
+) -> float:
+    """Share of the skin with a dark patch (arguments as for :func:`flaw`)."""
+    iod = inter_ocular(mesh)
+    skin, inner = skin_mask(mesh, region), region > 0.5
+    # On both: a dark new face hides its strand from the first, relighting shows it again.
+    return max(dark_share(x, photo, skin, iod, inner) for x in (new, result))
 
 
 def flaw(
@@ -95,13 +107,10 @@ def flaw(
     the original's mesh (before it was relit: relighting flattens a dark strand into a band
     that still looks wrong, so a patch is looked for before and after), `mesh` (468, 2) the
     original's points, `region` the alpha."""
-    iod = inter_ocular(mesh)
-    skin, inner = skin_mask(mesh, region), region > 0.5
-    # On both: a dark new face hides its strand from the first, relighting shows it again.
-    share = max(dark_share(x, photo, skin, iod, inner) for x in (new, result))
+    share = dark_patch(result, photo, new, mesh, region)
     if share > MAX_DARK:
         return f"dark patch over {100 * share:.0f} % of the skin"
-    step = seam_step(result, photo, region, iod)
+    step = seam_step(result, photo, region, inter_ocular(mesh))
     if step > MAX_SEAM:
         return f"visible seam (colour step {step:.0f})"
     if not still_a_face(result, mesh):

@@ -15,8 +15,9 @@ import numpy as np
 
 from faceveil.analysis.identity import SFACE_THRESHOLD, cosine, embed_faces
 from faceveil.anonymize.composite import Geometry, composite, region_mask
-from faceveil.anonymize.meshes import generated_points, original_mesh
+from faceveil.anonymize.meshes import generated_points, original_mesh, template_points
 from faceveil.anonymize.registry import Fallback
+from faceveil.anonymize.state import Tracked
 from faceveil.faces import Face
 from faceveil.io.images import to_rgb8
 
@@ -25,6 +26,7 @@ MAX_TURN = 0.45  # nose offset from the eye midline / inter-ocular distance
 IDENTITY_MARGIN = 0.05  # below the threshold: the same photo, so stricter than any other photo
 IDENTITY_LIMIT = SFACE_THRESHOLD - IDENTITY_MARGIN
 SCOUT_SIDE = 96  # px: face size at which candidates are compared with the original
+RECOMPOSITE_EVERY = 3  # video frames between full composites of a track's face
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,6 +112,34 @@ def attributes(rgb: np.ndarray, face: Face):
 
 
 @dataclass
+class Composited:
+    """A new face made for an aligned crop: relit (`lit`, (size, size, 3)), to be blended
+    through `mask`; `warped` is the face before relighting (what the quality gate reads)."""
+
+    lit: np.ndarray
+    mask: np.ndarray
+    warped: np.ndarray
+    gray: bool
+
+
+def put_back(rgb: np.ndarray, matrix: np.ndarray, size: int, done: Composited) -> np.ndarray:
+    """`rgb` with a composited face blended in through the inverse of `matrix` (to a (size,
+    size) crop), which may be a later frame's: a track's face is made every few frames and
+    moved with the face in between."""
+    h, w = rgb.shape[:2]
+    inverse = cv2.invertAffineTransform(matrix * (done.lit.shape[0] / size))
+    back = cv2.warpAffine(
+        done.lit, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    a = cv2.warpAffine(done.mask, inverse, (w, h))[..., None]
+    out = np.rint(rgb * (1 - a) + back * a).astype(np.uint8)
+    if done.gray:  # Lab colour matching leaves +-1 of colour: grey the changed pixels again
+        changed = (out != rgb).any(axis=2, keepdims=True)
+        out = np.where(changed, to_gray(out, True), out)
+    return out
+
+
+@dataclass
 class Aligned:
     """A face aligned to the generator's template: `matrix` maps the photo to a (size, size)
     crop, which is `res` px (the generator's side) scaled up to the face's size."""
@@ -124,6 +154,7 @@ class Aligned:
     mesh: np.ndarray  # (468, 2) the original's face mesh in crop px
     five: np.ndarray  # (5, 2) the original's detector landmarks in crop px
     widen: float = 1.0
+    last: Composited | None = None  # what the latest paste put in the crop
 
     def widened(self, widen: float) -> Aligned:
         """The same alignment with a region that reaches `widen` times further out."""
@@ -132,48 +163,58 @@ class Aligned:
         mask = region_mask(self.mesh, self.size, widen) * self.inside
         return dataclasses.replace(self, mask=mask, widen=widen)
 
-    def geometry(self, face_rgb: np.ndarray) -> Geometry:
+    def geometry(self, face_rgb: np.ndarray, rough: bool = False) -> Geometry:
         """Where the points of the generated (res, res) `face_rgb`, enlarged to the crop, and
-        of the original are."""
-        points, five = generated_points(model()[0], face_rgb, self.size)
+        of the original are; `rough`: the generator's mean face stands in for the new one's
+        own points (for ranking candidates, where fitting each costs more than it changes)."""
+        generator = model()[0]
+        if rough:
+            points, five = template_points(generator, self.size)
+        else:
+            points, five = generated_points(generator, face_rgb, self.size)
         return Geometry(self.mesh, points, self.five, five)
 
     def paste(self, rgb: np.ndarray, face_rgb: np.ndarray) -> np.ndarray:
         """`rgb` with the generated (res, res) `face_rgb` blended in."""
         return self.paste_scored(rgb, face_rgb)[0]
 
-    def paste_scored(self, rgb: np.ndarray, face_rgb: np.ndarray) -> tuple[np.ndarray, float]:
-        """:meth:`paste`, and how far the new face's coarse shading is from the old one's."""
+    def paste_scored(
+        self, rgb: np.ndarray, face_rgb: np.ndarray, rough: bool = False
+    ) -> tuple[np.ndarray, float]:
+        """:meth:`paste`, and how far the new face's coarse shading is from the old one's
+        (`rough`: see :meth:`geometry`)."""
         from faceveil.gen.upsample import upsample
 
         face_rgb = to_gray(face_rgb, self.gray)
         big = upsample(face_rgb, self.size)
-        geometry = self.geometry(face_rgb)
+        geometry = self.geometry(face_rgb, rough)
         h, w = rgb.shape[:2]
         crop = cv2.warpAffine(
             rgb, self.matrix, (self.size, self.size), flags=cv2.INTER_AREA,
             borderMode=cv2.BORDER_REPLICATE,
         )  # fmt: skip
         seed = zlib.crc32(np.ascontiguousarray(face_rgb).tobytes())
-        blended, _ = composite(crop, big, geometry, self.mask, seed)
-        inverse = cv2.invertAffineTransform(self.matrix)
-        back = cv2.warpAffine(
-            blended, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-        support = cv2.warpAffine((self.mask > 0.01).astype(np.float32), inverse, (w, h))
-        a = np.clip(support, 0, 1)[..., None]
-        out = np.rint(rgb * (1 - a) + back * a).astype(np.uint8)
-        if self.gray:  # Lab colour matching leaves +-1 of colour: grey the changed pixels again
-            changed = (out != rgb).any(axis=2, keepdims=True)
-            out = np.where(changed, to_gray(out, True), out)
-        return out, coarse_error(crop, big, self.mask)
+        warped, lit = composite(crop, big, geometry, self.mask, seed)
+        self.last = Composited(lit, self.mask, warped, self.gray)
+        return put_back(rgb, self.matrix, self.size, self.last), coarse_error(crop, big, self.mask)
 
-    def flaw(self, rgb: np.ndarray, face_rgb: np.ndarray, out: np.ndarray) -> str | None:
-        """Why `out`, the result of :meth:`paste` for `face_rgb`, looks broken, or None (the
-        quality gate, :mod:`faceveil.anonymize.quality`)."""
-        from faceveil.anonymize.composite import dense_warp
+    def flaw(self, rgb: np.ndarray, out: np.ndarray) -> str | None:
+        """Why `out`, the result of this alignment's latest :meth:`paste` on `rgb`, looks
+        broken, or None (the quality gate, :mod:`faceveil.anonymize.quality`)."""
         from faceveil.anonymize.quality import flaw
-        from faceveil.gen.upsample import upsample
+
+        return flaw(*self._judged(rgb, out), self.mesh, self.mask)
+
+    def dark_patch(self, rgb: np.ndarray, out: np.ndarray) -> float:
+        """The gate's dark-patch share of the latest paste (cheap: no detector)."""
+        from faceveil.anonymize.quality import dark_patch
+
+        return dark_patch(*self._judged(rgb, out), self.mesh, self.mask)
+
+    def _judged(
+        self, rgb: np.ndarray, out: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        assert self.last is not None, "the gate judges the latest paste"
 
         def crop(x: np.ndarray) -> np.ndarray:
             return cv2.warpAffine(
@@ -181,13 +222,12 @@ class Aligned:
                 borderMode=cv2.BORDER_REPLICATE,
             )  # fmt: skip
 
-        face_rgb = to_gray(face_rgb, self.gray)
-        warped = dense_warp(upsample(face_rgb, self.size), self.geometry(face_rgb))
-        return flaw(crop(out), crop(rgb), warped, self.mesh, self.mask)
+        return crop(out), crop(rgb), self.last.warped
 
 
-def align(rgb: np.ndarray, face: Face) -> Aligned:
-    """Align `face` in `rgb` to the generator's template; Fallback when it cannot be replaced."""
+def placement(face: Face) -> tuple[np.ndarray, int]:
+    """The matrix mapping the photo to `face`'s aligned (size, size) crop, and the size;
+    Fallback when the face cannot be replaced."""
     from faceveil.align import align_matrix
 
     if min(face.box[2], face.box[3]) < MIN_FACE:
@@ -199,7 +239,15 @@ def align(rgb: np.ndarray, face: Face) -> Aligned:
     m64 = align_matrix(face.landmarks, generator.landmark_template)
     zoom = 1.0 / np.sqrt(abs(np.linalg.det(m64[:, :2])))  # image px per crop px
     size = int(min(512, max(res, 2 ** np.ceil(np.log2(res * zoom)))))
-    matrix = m64 * (size / res)
+    return m64 * (size / res), size
+
+
+def align(rgb: np.ndarray, face: Face) -> Aligned:
+    """Align `face` in `rgb` to the generator's template; Fallback when it cannot be replaced."""
+    matrix, size = placement(face)
+    generator, _ = model()
+    res = generator.resolution
+    m64 = matrix * (res / size)
     inside = inside_image(rgb.shape, matrix, size)
     crop = cv2.warpAffine(rgb, m64, (res, res), flags=cv2.INTER_AREA)
     inner = face_mask(res) > 0.5
@@ -209,6 +257,19 @@ def align(rgb: np.ndarray, face: Face) -> Aligned:
     mask = region_mask(mesh, size) * inside
     five = (face.landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
     return Aligned(face, matrix, size, mask, crop, gray, inside, mesh, five)
+
+
+def tracked_paste(rgb: np.ndarray, face: Face, known: Tracked, widen: float) -> np.ndarray:
+    """A known track's face on this frame: composited anew (warped onto this frame's mesh,
+    relit) every RECOMPOSITE_EVERY frames, and in between the last one moved with the face's
+    landmarks. Fallback as :func:`align`."""
+    if known.composited is not None and known.frames % RECOMPOSITE_EVERY:
+        matrix, size = placement(face)
+        return put_back(rgb, matrix, size, known.composited)
+    aligned = align(rgb, face).widened(widen)
+    out = aligned.paste(rgb, known.face_rgb)
+    known.composited = aligned.last
+    return out
 
 
 def scouting_copy(rgb: np.ndarray, face: Face, side: int = SCOUT_SIDE) -> tuple[np.ndarray, Face]:

@@ -28,6 +28,7 @@ class Tracked:
     z_face: np.ndarray | None = None
     extra: Any = None
     frames: int = 1  # frames since the last draw
+    composited: Any = None  # the face as last composited (replace.Composited), moved in between
 
 
 class Cancelled(Exception):

@@ -31,6 +31,7 @@ import zlib
 import numpy as np
 
 from faceveil.anonymize.options import AnonymizeOptions
+from faceveil.anonymize.quality import MAX_DARK
 from faceveil.anonymize.registry import Fallback, register
 from faceveil.anonymize.replace import (
     IDENTITY_LIMIT,
@@ -40,6 +41,7 @@ from faceveil.anonymize.replace import (
     model,
     replacing,
     scouting_copy,
+    tracked_paste,
 )
 from faceveil.anonymize.state import RunState, Tracked
 from faceveil.faces import Face
@@ -47,25 +49,26 @@ from faceveil.gen.quality import critique
 
 CANDIDATES = 8
 ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (grey levels^2)
-# Tried in turn: how far the replaced region reaches past the face's outline. The wider ones
-# cover the jaw line, cheeks and glasses by which a recognizer can still tell the person.
-WIDENINGS = (1.0, 1.1, 1.2)
+# Tried in turn, each with a new draw: how far the replaced region reaches past the face's
+# outline. Small steps: a wider region soon takes in the generator's hair, which the gate
+# rejects, while a new draw often hides the identity where the last one did not.
+WIDENINGS = (1.0, 1.05, 1.1, 1.15)
 FAR_MISS = 0.1  # a try this far above the limit skips to the widened oval
 CHECKS = 3  # identity checks (SFace, ~17 ms each) per attempt, best-fitting candidates first
 
 
-def _identity_latents(seed: int, key: int, before, dim: int) -> np.ndarray:
-    """Seeded new-identity latents; near the original's age, gender and expression when the
-    generator has labelled latents (faceveil.gen.labelled)."""
+def _identity_latents(seed: int, key: int, before, generator) -> tuple[np.ndarray, bool]:
+    """Seeded new-identity latents, and whether they are curated: near the original's age,
+    gender and expression from the generator's labelled latents (faceveil.gen.labelled, which
+    the sample critic has passed), else random ones."""
     from faceveil.gen.labelled import load_labelled, nearest_latents
 
     rng = np.random.default_rng([seed, key])
-    labelled = load_labelled(model()[0])
+    labelled = load_labelled(generator)
     if labelled is None:
-        return rng.standard_normal((CANDIDATES, dim)).astype(np.float32)
-    return nearest_latents(
-        labelled, before.age, before.female_prob, before.emotions["happy"], CANDIDATES, rng
-    )
+        return rng.standard_normal((CANDIDATES, generator.latent_dim)).astype(np.float32), False
+    happy = before.emotions["happy"]
+    return nearest_latents(labelled, before.age, before.female_prob, happy, CANDIDATES, rng), True
 
 
 def _attributes_side_by_side(images: list[np.ndarray], face: Face) -> list:
@@ -85,6 +88,16 @@ def _attributes_side_by_side(images: list[np.ndarray], face: Face) -> list:
     return analyze_faces(np.concatenate(images, axis=1), shifted, mesh=False, align="landmarks")
 
 
+def _scouted(scout, small_rgb: np.ndarray, faces: np.ndarray) -> list[tuple]:
+    """(result, coarse shading error, dark-patch share) of each candidate on the scouting
+    copy, placed roughly (the generator's mean face): enough to rank them."""
+    scored = []
+    for candidate in faces:
+        out, shading = scout.paste_scored(small_rgb, candidate, rough=True)
+        scored.append((out, shading, scout.dark_patch(small_rgb, out)))
+    return scored
+
+
 def _attribute_cost(before, after) -> float:
     """How far the new face's apparent gender, age and expression are from the original's, in
     the units of :func:`~faceveil.anonymize.replace.coarse_error`'s typical spread."""
@@ -97,11 +110,12 @@ def _attribute_cost(before, after) -> float:
 
 def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunState) -> np.ndarray:
     """`rgb` (H, W, 3) uint8 with `face` replaced by a synthetic face; raises Fallback."""
-    aligned = align(rgb, face)
     known = run.reuse("synth", face.track_id)
-    if known is not None:  # a known track: no search, the same face warped onto this frame
-        return aligned.widened(known.extra).paste(rgb, known.face_rgb)
+    if known is not None:  # a known track: no search, the same face on this frame
+        return tracked_paste(rgb, face, known, known.extra)
+    aligned = align(rgb, face)
     generator, _ = model()
+    template = generator.landmark_template
     key = (
         face.track_id
         if face.track_id is not None
@@ -116,31 +130,35 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunSt
     attempts = list(enumerate(WIDENINGS))
     while attempts:
         attempt, widen = attempts.pop(0)
-        z_new = _identity_latents(opts.seed, key * 8 + attempt, before, generator.latent_dim)
+        z_new, curated = _identity_latents(opts.seed, key * 8 + attempt, before, generator)
         faces = generator.decode(z_new)
-        critic = critique(faces, generator.landmark_template)  # run-time check of the samples
-        scored = [scout.widened(widen).paste_scored(small_rgb, c) for c in faces]
-        seen = _attributes_side_by_side([out for out, _ in scored], small_face)
-        ranked = sorted(  # a candidate read as the other gender comes last
-            (before.gender != after.gender, shading + _attribute_cost(before, after), i)
-            for i, ((_, shading), after) in enumerate(zip(scored, seen, strict=True))
+        scored = _scouted(scout.widened(widen), small_rgb, faces)
+        seen = _attributes_side_by_side([out for out, *_ in scored], small_face)
+        ranked = sorted(  # the other gender, then a likely dark patch, come last
+            (
+                before.gender != after.gender,
+                dark > MAX_DARK,
+                shading + _attribute_cost(before, after),
+                i,
+            )
+            for i, ((_, shading, dark), after) in enumerate(zip(scored, seen, strict=True))
         )
         nearest, checked = 1.0, 0
-        for other_gender, _, i in ranked:  # the gate first: cheaper than SFace, rejects more
+        for other_gender, *_, i in ranked:  # the gate first: cheaper than SFace, rejects more
             if other_gender and attempts:  # the next attempt's draw may keep the gender
                 continue
-            if failed := critic.failures(i):
+            if not curated and (failed := critique(faces[i : i + 1], template).failures(0)):
                 flaws.append(f"the generated sample fails {', '.join(failed)}")
                 continue
             region = aligned.widened(widen)
             out = region.paste(rgb, faces[i])
-            broken = region.flaw(rgb, faces[i], out)
+            broken = region.flaw(rgb, out)
             if broken is not None:
                 flaws.append(broken)
                 continue
             similarity = check.similarity(out)
             if similarity < IDENTITY_LIMIT:
-                run.remember("synth", face.track_id, Tracked(faces[i], None, widen))
+                run.remember("synth", face.track_id, Tracked(faces[i], extra=widen))
                 return out
             nearest, checked = min(nearest, similarity), checked + 1
             if checked == CHECKS:

@@ -42,12 +42,17 @@ def orl_protocol(
     threshold: float = SFACE_THRESHOLD,
     attributes: bool = True,
     recognizers: tuple[str, ...] = ("sface",),
+    dlib_threshold: float | None = None,
 ) -> dict:
-    """Run the protocol over the first `people` ORL subjects; returns a dict of rates."""
+    """Run the protocol over the first `people` ORL subjects; returns a dict of rates.
+    `dlib_threshold`: the distance below which dlib matches a pair (default its usual 0.6,
+    whose false-accept rate on ORL 2x is 2.2 %; 0.55 gives 0.46 %)."""
     recognizers = check_recognizers(recognizers)
     use_dlib = "dlib" in recognizers
     if use_dlib:
         from faceveil.models.dlib_face import DLIB_THRESHOLD, embed_faces_dlib
+
+        dlib_threshold = DLIB_THRESHOLD if dlib_threshold is None else dlib_threshold
     images = [(p, img) for p, img in load_orl(upscale) if p <= people]
     largest = []
     for _, img in images:
@@ -106,8 +111,8 @@ def orl_protocol(
         if use_dlib:
             probe_d = embed_faces_dlib(anon, [face])[0]
             dists = np.linalg.norm(dlib_originals[others] - probe_d, axis=1)
-            dlib_hits += int((dists < DLIB_THRESHOLD).sum())
-            dlib_any += bool((dists < DLIB_THRESHOLD).any())
+            dlib_hits += int((dists < dlib_threshold).sum())
+            dlib_any += bool((dists < dlib_threshold).any())
             dlib_face_hits += bool(fa.dlib_re_identified)
     n = len(seconds)
     result = {
@@ -129,6 +134,6 @@ def orl_protocol(
             "re_identification_rate_dlib": dlib_hits / max(pair_total, 1),
             "re_identified_any_rate_dlib": dlib_any / max(n, 1),
             "same_image_re_identified_rate_dlib": dlib_face_hits / max(n, 1),
-            "threshold_dlib": DLIB_THRESHOLD,
+            "threshold_dlib": dlib_threshold,
         }
     return result

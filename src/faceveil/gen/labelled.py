@@ -22,6 +22,8 @@ import numpy as np
 from faceveil.gen.base import LABELLED_FILE, Generator
 from faceveil.io.atomic import atomic_output
 
+NEIGHBOURS = 8
+
 
 def label_latents(
     generator: Generator, n: int = 4000, seed: int = 1
@@ -85,12 +87,13 @@ def nearest_latents(
     n: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """`n` latents drawn at random from the 4n whose labels are nearest the given ones."""
+    """`n` latents drawn at random from the NEIGHBOURS * n whose labels are nearest the given
+    ones (wide enough that two seeds rarely draw the same candidates from a curated pool)."""
     z, labels = labelled
     distance = (
         np.abs(labels[:, 0] - age) / 10.0
         + 2.0 * np.abs(labels[:, 1] - female)
         + np.abs(labels[:, 2] - happy)
     )
-    near = np.argsort(distance, kind="stable")[: min(len(z), 4 * n)]
+    near = np.argsort(distance, kind="stable")[: min(len(z), NEIGHBOURS * n)]
     return z[rng.choice(near, min(n, len(near)), replace=False)]
