@@ -13,8 +13,9 @@ Sources, all of which a user may publish:
 
 Each source is rescaled so that its largest face is 32, 64, 128, 256 and 400 px (turned
 copies are the same photo flipped and rotated by 12 degrees). For every size the script writes
-``panel_<size>.png``: rows of source crops, before | after, small faces also enlarged 3x with
-nearest-neighbour so that a seam or patch can be seen. It prints, per size, how many faces
+``panel_<size>.png`` (and a smaller ``synth_panel_<size>.jpg``, the copy in docs/): rows of
+source crops, before | after, small ones enlarged with nearest-neighbour so that a seam or
+patch can be seen. It prints, per size, how many faces
 were replaced and how many fell back to blur, and why.
 """
 
@@ -35,6 +36,7 @@ from faceveil.testing import make_scene
 SIZES = (32, 64, 128, 256, 400)
 OUT = Path(__file__).resolve().parent / "out" / "panel"
 ROW_HEIGHT = 420  # px: crops are scaled to fit, small ones enlarged with nearest-neighbour
+DOCS_WIDTH = 1400  # px: the JPEG copy of each sheet for docs/
 
 
 def sources(photos: Path | None) -> dict[str, np.ndarray]:
@@ -146,6 +148,12 @@ def main() -> None:
         if rows:
             sheet = stack(rows)
             cv2.imwrite(str(args.out / f"panel_{side}.png"), sheet[:, :, ::-1])
+            small = cv2.resize(sheet, None, fx=(f := DOCS_WIDTH / sheet.shape[1]), fy=f)
+            cv2.imwrite(
+                str(args.out / f"synth_panel_{side}.jpg"),
+                small[:, :, ::-1],
+                [cv2.IMWRITE_JPEG_QUALITY, 82],
+            )
         summary[str(side)] = dict(outcomes)
         print(side, dict(outcomes), flush=True)
     (args.out / "panel.json").write_text(json.dumps(summary, indent=2) + "\n")
