@@ -1,6 +1,7 @@
 """Shared machinery of the methods that put a generated face in place of a real one (``synth``,
-``attributes``, ``ksame``): alignment to the generator's landmark template, the face mask,
-colour-matched pyramid blending back into the photo, and the identity check.
+``attributes``, ``ksame``): alignment to the generator's landmark template, compositing on the
+face mesh (:mod:`faceveil.anonymize.composite`) and back into the photo, a track's composite
+reused between frames, the quality gate's hook and the identity check.
 """
 
 from __future__ import annotations
