@@ -16,6 +16,7 @@ from faceveil.faces import best_overlap
 
 synth = importlib.import_module("faceveil.anonymize.synth")
 quality = importlib.import_module("faceveil.anonymize.quality")
+replace = importlib.import_module("faceveil.anonymize.replace")
 composite = importlib.import_module("faceveil.anonymize.composite")
 
 
@@ -129,3 +130,33 @@ def test_a_box_the_mesh_cannot_fit_is_blurred_not_given_a_face():
     out, report = faceveil.anonymize(image, "synth", faces=[fake])
     assert len(report.warnings) == 1 and "face mesh does not fit" in report.warnings[0]
     assert np.array_equal(out, faceveil.anonymize(image, "blur", faces=[fake]).image)
+
+
+def test_a_track_reuses_its_composite_between_frames_and_still_covers_the_face(monkeypatch):
+    import dataclasses
+
+    from faceveil.anonymize import AnonymizeOptions
+    from faceveil.anonymize.state import RunState
+
+    image = data.astronaut()
+    first = dataclasses.replace(detect(image, small_faces=False)[0], track_id=3)
+    run, opts = RunState(), AnonymizeOptions(method="synth")
+    synth.replace_face(image, first, opts, run)
+    made = []
+    real = replace.composite
+    monkeypatch.setattr(replace, "composite", lambda *a: made.append(1) or real(*a))
+    for shift in range(1, 7):  # frames 2..7: the face moves 3 px a frame, the search is not rerun
+        frame = np.roll(image, 3 * shift, axis=1)
+        face = dataclasses.replace(
+            first,
+            box=(first.box[0] + 3 * shift, *first.box[1:]),
+            landmarks=first.landmarks + np.float32([3 * shift, 0]),
+        )
+        before = len(made)
+        out = synth.replace_face(frame, face, opts, run)
+        # composited on the track's first reuse and every third frame; moved in between
+        expected = shift == 1 or (shift + 1) % replace.RECOMPOSITE_EVERY == 0
+        assert (len(made) > before) == expected
+        nose = face.landmarks[2].round().astype(int)
+        patch = (slice(nose[1] - 4, nose[1] + 4), slice(nose[0] - 4, nose[0] + 4))
+        assert np.abs(out[patch].astype(int) - frame[patch]).mean() > 5  # covered on every frame

@@ -119,7 +119,7 @@ class Composited:
 
     lit: np.ndarray
     mask: np.ndarray
-    warped: np.ndarray
+    warped: np.ndarray | None  # None once kept for a track (only the gate reads it)
     gray: bool
 
 
@@ -215,7 +215,7 @@ class Aligned:
     def _judged(
         self, rgb: np.ndarray, out: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        assert self.last is not None, "the gate judges the latest paste"
+        assert self.last is not None and self.last.warped is not None, "judges the latest paste"
 
         def crop(x: np.ndarray) -> np.ndarray:
             return cv2.warpAffine(
@@ -269,7 +269,8 @@ def tracked_paste(rgb: np.ndarray, face: Face, known: Tracked, widen: float) -> 
         return put_back(rgb, matrix, size, known.composited)
     aligned = align(rgb, face).widened(widen)
     out = aligned.paste(rgb, known.face_rgb)
-    known.composited = aligned.last
+    assert aligned.last is not None
+    known.composited = dataclasses.replace(aligned.last, warped=None)  # up to 1,024 tracks
     return out
 
 
