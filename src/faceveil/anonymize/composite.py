@@ -28,11 +28,11 @@ MESH_TOLERANCE = 0.2  # mean distance of the mesh's five points from YuNet's, in
 # On a photo, a mesh this far off means no face the mesh knows (a false detection, mostly):
 # real faces measured 0.18 at most, false detections 0.46 and more.
 MESH_MISFIT = 0.3
-# The points the warp moves: eye and mouth corners, lips, brows, nose, chin and outline. Pose
-# and expression follow them; the finer shapes of eyes, nose and lips stay the new face's own
-# (a warp on all 468 points copies them, and with them identity).
+# The points the warp moves: eyelids, brows, the mouth's corners and opening, chin and
+# outline. Pose and expression follow them; the finer shapes of eyes, nose and lips stay the
+# new face's own (a warp on all 468 points copies them, and with them identity).
 WARP_POINTS = (
-    159, 145, 386, 374, 70, 105, 107, 336, 334, 300, 0, 17,
+    159, 145, 386, 374, 70, 105, 107, 336, 334, 300, 0, 17, 61, 291, 13, 14, 78, 308,
     152, 10, 234, 454, 172, 397, 58, 288, 132, 361,
 )  # fmt: skip
 # with the detector's five landmarks of each face (eyes, nose tip, mouth corners) beside them:
