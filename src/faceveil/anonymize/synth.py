@@ -53,8 +53,8 @@ ATTRIBUTE_WEIGHT = 1000.0  # attribute cost against the coarse shading error (gr
 # outline. Small steps: a wider region soon takes in the generator's hair, which the gate
 # rejects, while a new draw often hides the identity where the last one did not.
 WIDENINGS = (1.0, 1.05, 1.1, 1.15)
-FAR_MISS = 0.1  # a try this far above the limit skips to the widened oval
-CHECKS = 3  # identity checks (SFace, ~17 ms each) per attempt, best-fitting candidates first
+FAR_MISS = 0.1  # a try this far above the limit skips to the widest region
+CHECKS = 3  # identity checks (SFace) per attempt, best-fitting candidates first
 
 
 def _identity_latents(seed: int, key: int, before, generator) -> tuple[np.ndarray, bool]:
@@ -98,6 +98,21 @@ def _scouted(scout, small_rgb: np.ndarray, faces: np.ndarray) -> list[tuple]:
     return scored
 
 
+def _ranked(before, scored: list[tuple], seen: list) -> list[tuple[bool, int]]:
+    """(other gender?, index) of the candidates, best first: by coarse shading error plus the
+    attribute cost, those read as the other gender, then those with a likely dark patch, last."""
+    keys = sorted(
+        (
+            before.gender != after.gender,
+            dark > MAX_DARK,
+            shading + _attribute_cost(before, after),
+            i,
+        )
+        for i, ((_, shading, dark), after) in enumerate(zip(scored, seen, strict=True))
+    )
+    return [(other_gender, i) for other_gender, *_, i in keys]
+
+
 def _attribute_cost(before, after) -> float:
     """How far the new face's apparent gender, age and expression are from the original's, in
     the units of :func:`~faceveil.anonymize.replace.coarse_error`'s typical spread."""
@@ -134,17 +149,8 @@ def replace_face(rgb: np.ndarray, face: Face, opts: AnonymizeOptions, run: RunSt
         faces = generator.decode(z_new)
         scored = _scouted(scout.widened(widen), small_rgb, faces)
         seen = _attributes_side_by_side([out for out, *_ in scored], small_face)
-        ranked = sorted(  # the other gender, then a likely dark patch, come last
-            (
-                before.gender != after.gender,
-                dark > MAX_DARK,
-                shading + _attribute_cost(before, after),
-                i,
-            )
-            for i, ((_, shading, dark), after) in enumerate(zip(scored, seen, strict=True))
-        )
         nearest, checked = 1.0, 0
-        for other_gender, *_, i in ranked:  # the gate first: cheaper than SFace, rejects more
+        for other_gender, i in _ranked(before, scored, seen):  # gate first: cheaper than SFace
             if other_gender and attempts:  # the next attempt's draw may keep the gender
                 continue
             if not curated and (failed := critique(faces[i : i + 1], template).failures(0)):
