@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from faceveil.models.mesh_topology import FEATURES, inter_ocular
+from faceveil.models.mesh_topology import features_mask, inter_ocular
 
 DARKER = 40.0  # Lab lightness (0-255) below the bright skin that counts as a dark patch
 MAX_DARK = 0.03  # share of the skin that may be that dark
@@ -27,15 +27,7 @@ DETECT_SIDE = 192  # px: the crop is shrunk to this before the detector reads it
 
 def skin_mask(mesh: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Where `region` (a (size, size) alpha) is solid, minus the facial features, dilated."""
-    iod = inter_ocular(mesh)
-    features = np.zeros(region.shape, np.uint8)
-    for ring in FEATURES:
-        cv2.fillPoly(features, [cv2.convexHull(np.round(mesh[list(ring)]).astype(np.int32))], 1)
-    grow = max(1, int(round(0.12 * iod)))
-    features = cv2.dilate(
-        features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)
-    )
-    return (region > 0.9) & (features == 0)
+    return (region > 0.9) & ~features_mask(mesh, region.shape, 0.12)
 
 
 def _relative_lightness(rgb: np.ndarray, inner: np.ndarray, sigma: float) -> np.ndarray:

@@ -25,10 +25,10 @@ import numpy as np
 from faceveil.models.mesh_topology import (
     EYES,
     FACE_OVAL,
-    FEATURES,
     MIDLINE,
     MIRROR_PAIRS,
     NOSE_BRIDGE,
+    features_mask,
     five_points,
     inter_ocular,
 )
@@ -98,12 +98,7 @@ def _skin(mesh: np.ndarray, size: int) -> np.ndarray:
     centre = oval.mean(axis=0)
     inside = np.zeros((size, size), np.uint8)
     cv2.fillPoly(inside, [np.round(centre + 0.85 * (oval - centre)).astype(np.int32)], 1)
-    features = np.zeros_like(inside)
-    for ring in FEATURES:
-        cv2.fillPoly(features, [cv2.convexHull(np.round(mesh[list(ring)]).astype(np.int32))], 1)
-    grow = max(1, round(0.1 * inter_ocular(mesh)))
-    features = cv2.dilate(features, np.ones((2 * grow + 1,) * 2, np.uint8))
-    return (inside > 0) & (features == 0)
+    return (inside > 0) & ~features_mask(mesh, (size, size), 0.1, cv2.MORPH_RECT)
 
 
 def _lopsided(mesh: np.ndarray) -> float:

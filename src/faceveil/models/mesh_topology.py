@@ -3,6 +3,7 @@ module that reads a part of the face off a mesh."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # The face-oval ring, forehead centre clockwise.
@@ -57,3 +58,15 @@ def five_points(points: np.ndarray) -> np.ndarray:
 def inter_ocular(points: np.ndarray) -> float:
     """Outer-eye-corner distance of a mesh, the unit its tolerances are given in."""
     return float(np.linalg.norm(points[263, :2] - points[33, :2]))
+
+
+def features_mask(
+    mesh: np.ndarray, shape: tuple[int, int], grow: float, kernel: int = cv2.MORPH_ELLIPSE
+) -> np.ndarray:
+    """(H, W) bool: the eyes, brows, lips and nostrils of a mesh (their convex hulls), grown
+    by `grow` eye distances (at least 1 px) with a `kernel`-shaped structuring element."""
+    features = np.zeros(shape, np.uint8)
+    for ring in FEATURES:
+        cv2.fillPoly(features, [cv2.convexHull(np.round(mesh[list(ring)]).astype(np.int32))], 1)
+    side = 2 * max(1, int(round(grow * inter_ocular(mesh)))) + 1
+    return cv2.dilate(features, cv2.getStructuringElement(kernel, (side, side))) > 0
