@@ -12,7 +12,6 @@ from faceveil.anonymize.composite import MESH_MISFIT, checked_mesh, mesh_error
 from faceveil.anonymize.registry import Fallback
 from faceveil.faces import Face
 from faceveil.gen.base import Generator
-from faceveil.models.mesh_topology import five_points
 
 POINTS_SIDE = 256  # px: a generated face is measured once at this size, then scaled
 
@@ -37,11 +36,10 @@ def mean_mesh(generator: Generator) -> np.ndarray:
     from faceveil.gen.upsample import upsample
 
     res, template = generator.resolution, _template(generator)
-    iod = float(np.linalg.norm(template[1] - template[0]))
     kept = []
     for face in generator.sample(48, seed=0):
         points = _raw_mesh(generator, upsample(face, 4 * res)) / 4
-        if np.linalg.norm(five_points(points) - template, axis=1).mean() < 0.1 * iod:
+        if mesh_error(points, template) < 0.1:
             kept.append(points)
     return np.mean(kept, axis=0).astype(np.float32)
 
