@@ -49,7 +49,7 @@ def _no_traceback(proc) -> None:
 
 def test_detect_json_format(run_cli, astronaut, tmp_path):
     img = _save(astronaut, tmp_path / "astro.png")
-    proc = run_cli("detect", img, "--json")
+    proc = run_cli("detect", img, "--json", "-")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert list(data) == ["faces"]
@@ -69,7 +69,7 @@ def test_detect_json_format(run_cli, astronaut, tmp_path):
 def test_detect_no_faces_and_text_output(run_cli, tmp_path):
     rng = np.random.default_rng(5)
     img = _save(rng.integers(0, 256, (100, 120, 3), dtype=np.uint8), tmp_path / "noise.png")
-    proc = run_cli("detect", img, "--json")
+    proc = run_cli("detect", img, "--json", "-")
     assert proc.returncode == 0
     assert json.loads(proc.stdout) == {"faces": []}
     proc = run_cli("detect", img)
@@ -78,7 +78,7 @@ def test_detect_no_faces_and_text_output(run_cli, tmp_path):
 
 def test_detect_thresh_filters_faces(run_cli, astronaut, tmp_path):
     img = _save(astronaut, tmp_path / "astro.png")
-    proc = run_cli("detect", img, "--json", "--thresh", "0.99")
+    proc = run_cli("detect", img, "--json", "-", "--thresh", "0.99")
     assert proc.returncode == 0
     assert json.loads(proc.stdout) == {"faces": []}
 
@@ -86,7 +86,7 @@ def test_detect_thresh_filters_faces(run_cli, astronaut, tmp_path):
 def test_detect_bad_file_one_line_error(run_cli, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
-    proc = run_cli("detect", bad, "--json")
+    proc = run_cli("detect", bad, "--json", "-")
     assert proc.returncode == 1
     _no_traceback(proc)
     lines = proc.stderr.strip().splitlines()

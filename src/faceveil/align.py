@@ -26,7 +26,7 @@ def measure_landmark_template(
             canvas = cv2.copyMakeBorder(
                 big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128,) * 3
             )
-            faces = detect(canvas, small_faces=False, max_side=None)
+            faces = detect(canvas, small_faces=False, max_side=None, recall="fast")
             if faces:
                 points.append((faces[0].landmarks - pad) / 2.0)
     if not points:
@@ -64,7 +64,7 @@ def align_face(
 
 def largest_face(image: np.ndarray) -> Face | None:
     """The largest face YuNet finds in `image` (small faces included), or None."""
-    faces = detect(image)
+    faces = detect(image, recall="fast")
     return max(faces, key=lambda f: f.box[2] * f.box[3], default=None)
 
 

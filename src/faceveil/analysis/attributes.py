@@ -176,4 +176,4 @@ def analyze(
     []
     """
     pixels = image if isinstance(image, np.ndarray) else read_image(image)
-    return analyze_faces(pixels, detect(pixels, threshold=threshold), mesh=mesh)
+    return analyze_faces(pixels, detect(pixels, threshold=threshold, recall="fast"), mesh=mesh)

@@ -86,7 +86,7 @@ def find_faces(
     if scale > 1.0:
         size = (round(w * scale), round(h * scale))
         work = cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC)
-    faces = detect(work, threshold=detect_threshold, small_faces=False)
+    faces = detect(work, threshold=detect_threshold, small_faces=False, recall="fast")
     faces.sort(key=lambda f: (-f.box[2] * f.box[3], -f.score))
     detected = len(faces)
     if largest_only:

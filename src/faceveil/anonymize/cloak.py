@@ -196,7 +196,7 @@ def _redetected(canvas, face: Face, pad: int) -> np.ndarray | None:
     image = canvas[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
     x, y, w, h = face.box
     here = dataclasses.replace(face, box=(x + pad, y + pad, w, h))
-    again = best_overlap(here, detect(image, small_faces=False), 0.5)
+    again = best_overlap(here, detect(image, small_faces=False, recall="fast"), 0.5)
     if again is None:
         return None
     try:

@@ -223,7 +223,7 @@ def _build_synthetic(
     for start in range(0, samples, 64):
         for img in generator.decode(z[start : start + 64]):
             canvas = framed(img)  # a 2x copy in a grey border, so that YuNet finds the face
-            faces = detect(canvas, small_faces=False, max_side=None)
+            faces = detect(canvas, small_faces=False, max_side=None, recall="fast")
             if faces:
                 crops.append(_aligned(img, (faces[0].landmarks - res) / 2, template, res))
                 embeddings.append(embed_faces(canvas, faces[:1])[0])
@@ -234,7 +234,7 @@ def _build_synthetic(
     labels = np.full((len(kept), 3), np.nan, np.float32)
     for i, crop in enumerate(kept):  # labelled as aligned, only the identities kept
         canvas = framed(crop)
-        faces = detect(canvas, small_faces=False, max_side=None)
+        faces = detect(canvas, small_faces=False, max_side=None, recall="fast")
         if faces:
             labels[i] = _labels(canvas, faces[0])
     return kept, _unit(np.stack(embeddings)[keep]), labels

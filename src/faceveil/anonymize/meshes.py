@@ -72,7 +72,7 @@ def _points(generator: Generator, raw: bytes, shape: tuple[int, ...]):
     template = _template(generator) * scale
     pad = POINTS_SIDE // 2  # faces that fill the frame need a border to be found
     canvas = cv2.copyMakeBorder(face, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128,) * 3)
-    found = detect(canvas, small_faces=False, max_side=None)
+    found = detect(canvas, small_faces=False, max_side=None, recall="fast")
     five = template if not found else max(found, key=lambda f: f.score).landmarks - pad
     five = np.asarray(five, np.float32)
     if np.linalg.norm(five - template, axis=1).mean() > 0.3 * np.linalg.norm(

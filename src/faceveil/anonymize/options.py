@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from faceveil.anonymize.regions import SHAPES
+from faceveil.detect import RECALL
 from faceveil.errors import InputError
 
 BUDGETS = ("low", "mid", "high", "max")  # cloak's perceptual budgets
@@ -25,10 +26,13 @@ TARGETS = ("decoy", "away")  # cloak: toward a synthetic identity, or away from 
 
 # Where an option can be set. Paths name files on the machine that runs faceveil, so only
 # the command line (cli, batch) takes them; the server's surfaces never do.
-SURFACES = ("cli", "batch", "api", "job", "form")
-EVERYWHERE = frozenset(SURFACES)
+# ``detect`` is the detection options alone, which ``faceveil detect`` and the API's detect
+# endpoint offer.
+SURFACES = ("cli", "batch", "api", "job", "form", "detect")
+EVERYWHERE = frozenset(SURFACES) - {"detect"}
 LOCAL = frozenset({"cli", "batch"})
 NOT_FORM = EVERYWHERE - {"form"}
+DETECTING = EVERYWHERE | {"detect"}
 
 
 @dataclass(frozen=True)
@@ -110,15 +114,26 @@ class AnonymizeOptions:
     )  # fmt: skip
     threshold: float = option(
         0.6, "Detector score threshold.", gt=0, le=1, step=0.05, flags=("--thresh",),
-        label="Detection threshold",
+        label="Detection threshold", surfaces=DETECTING,
+    )  # fmt: skip
+    recall: str = option(
+        "balanced", "How hard detection looks: balanced adds a second detector (CenterFace) "
+        "and keeps low YuNet scores it confirms; fast is YuNet alone.", choices=tuple(RECALL),
+        label="Detection recall", surfaces=DETECTING,
+    )  # fmt: skip
+    boxes: str | Path | None = option(
+        None, "A box file (faceveil detect --json, edited or from another tool): anonymise "
+        "exactly its faces, without detection; video boxes interpolate between keyframes.",
+        surfaces=frozenset({"cli"}), path="file",
     )  # fmt: skip
     max_side: int | None = option(
         None, "Longest side the detector's main pass sees (0: full resolution). "
-        "Default: 1280 for images, 640 for video.", ge=0, le=8192, surfaces=NOT_FORM,
+        "Default: 1280 for images, 640 for video.", ge=0, le=8192,
+        surfaces=NOT_FORM | {"detect"},
     )  # fmt: skip
     small_faces: bool | None = option(
         None, "Also search for 10-20 px faces with a tiled 2x pass. "
-        "Default: on for images, off for video.", surfaces=NOT_FORM,
+        "Default: on for images, off for video.", surfaces=NOT_FORM | {"detect"},
         flags=("--small-faces/--no-small-faces",),
     )  # fmt: skip
     blur_strength: float = option(
@@ -193,7 +208,12 @@ class AnonymizeOptions:
         video = kind == "video"
         max_side = self.max_side if self.max_side is not None else (640 if video else 1280)
         small = self.small_faces if self.small_faces is not None else not video
-        return {"threshold": self.threshold, "max_side": max_side or None, "small_faces": small}
+        return {
+            "threshold": self.threshold,
+            "max_side": max_side or None,
+            "small_faces": small,
+            "recall": self.recall,
+        }
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> AnonymizeOptions:
@@ -209,6 +229,7 @@ class AnonymizeOptions:
         d["replace_image"] = str(ri) if isinstance(ri, str | Path) else None
         d["color"] = list(self.color)
         d["gallery"] = None if self.gallery is None else str(self.gallery)
+        d["boxes"] = None if self.boxes is None else str(self.boxes)
         return d
 
 

@@ -73,7 +73,7 @@ def still_a_face(result: np.ndarray, mesh: np.ndarray) -> bool:
 
     centre = mesh[1]
     # A shrunk copy is enough to find a face that fills the crop (boxes come back in crop px).
-    for face in detect(result, small_faces=False, max_side=DETECT_SIDE):
+    for face in detect(result, small_faces=False, max_side=DETECT_SIDE, recall="fast"):
         x, y, w, h = face.box
         if face.score >= MIN_SCORE and x <= centre[0] <= x + w and y <= centre[1] <= y + h:
             return True

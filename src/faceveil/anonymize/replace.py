@@ -337,7 +337,7 @@ class IdentityCheck:
         from faceveil.faces import best_overlap
 
         seen = _in_context(_composited(self.rgb, out, self.face, self.opts), self.face)[0]
-        again = best_overlap(self.probe, detect(seen, small_faces=False), 0.5)
+        again = best_overlap(self.probe, detect(seen, small_faces=False, recall="fast"), 0.5)
         if again is None:
             return None
         return float(cosine(self.reference, embed_faces(seen, [again])[0]))

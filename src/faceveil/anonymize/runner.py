@@ -22,9 +22,10 @@ from faceveil.anonymize.report import BatchReport, FileReport, SkippedFile
 from faceveil.anonymize.state import Cancelled, RunState
 from faceveil.anonymize.video import anonymize_video
 from faceveil.detect import detect
-from faceveil.errors import FaceveilError, InputError, OutputError
+from faceveil.errors import FaceveilError, InputError, OutputError, failure_line
 from faceveil.faces import Face
 from faceveil.io.atomic import sweep_stale_temp
+from faceveil.io.boxes import BoxEntry, read_boxes
 from faceveil.io.images import IMAGE_EXTENSIONS, load_image, write_image
 from faceveil.io.video import VIDEO_EXTENSIONS
 from faceveil.io.walk import Skipped, media_files
@@ -98,10 +99,12 @@ def anonymize(
     return Anonymized(out, report)
 
 
-def anonymize_image_file(src: Path, dst: Path, options: AnonymizeOptions) -> FileReport:
+def anonymize_image_file(
+    src: Path, dst: Path, options: AnonymizeOptions, given: BoxEntry | None = None
+) -> FileReport:
     start = time.perf_counter()
     loaded = load_image(src)
-    faces = _image_faces(loaded.pixels, options)
+    faces = _image_faces(loaded.pixels, options) if given is None else given.faces
     notes: list[str] = []
     details: list[dict] = []
     out = apply_to_faces(loaded.pixels, faces, options, notes, details)
@@ -187,26 +190,32 @@ def process_file(
     progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    given: BoxEntry | None = None,
 ) -> FileReport:
     """Anonymise one image or video file into `dst`, atomically; raises for a bad file.
 
     Every surface goes through here: the CLI, the Dask workers and the studio's jobs. A video
     gets its own :class:`~faceveil.anonymize.state.RunState`, so nothing carries over from
-    one file to the next. `on_progress` and `should_stop` are used for videos.
+    one file to the next. `on_progress` and `should_stop` are used for videos. `given`: the
+    file's boxes from a box file, used exactly, in place of detection.
     """
     if _check_pair(src, dst, overwrite) == "video":
         return anonymize_video(
-            src, dst, options, progress=progress, on_progress=on_progress, should_stop=should_stop
+            src,
+            dst,
+            options,
+            progress=progress,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            given=given,
         )
-    return anonymize_image_file(src, dst, options)
+    return anonymize_image_file(src, dst, options, given)
 
 
 def _failed(src: Path, exc: BaseException, options: AnonymizeOptions) -> FileReport:
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if str(src) not in message:
-        message = f"{src}: {message}"
     log.debug("failed %s", src, exc_info=True)
-    return FileReport(str(src), None, method=options.method, status="failed", error=message)
+    error = failure_line(src, exc)
+    return FileReport(str(src), None, method=options.method, status="failed", error=error)
 
 
 def run(
@@ -227,6 +236,9 @@ def run(
     :class:`~faceveil.anonymize.state.Cancelled`, keeping the files already written.
     """
     batch = batch if batch is not None else BatchReport()
+    boxes = read_boxes(options.boxes) if options.boxes is not None else None
+    if boxes is not None and boxes.single and len(pairs) != 1:
+        raise InputError("the box file lists one image's faces; give one input with it")
     seen: dict[Path, Path] = {}
     bar = tqdm(pairs, unit="file", disable=not progress or len(pairs) < 2, desc="faceveil")
     try:
@@ -237,6 +249,7 @@ def run(
                 if dst.resolve() in seen:
                     raise OutputError(f"{src}: same output name as {seen[dst.resolve()]}")
                 seen[dst.resolve()] = src
+                given = boxes.entry_for(src) if boxes is not None else None
                 rep = process_file(
                     src,
                     dst,
@@ -245,6 +258,7 @@ def run(
                     progress=progress,
                     on_progress=on_progress,
                     should_stop=should_stop,
+                    given=given,
                 )
             except (FaceveilError, OSError, ValueError) as exc:
                 rep = _failed(src, exc, options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from faceveil.detect import detect
 from faceveil.errors import InputError
 from faceveil.faces import Face
 from faceveil.io.atomic import atomic_output
+from faceveil.io.boxes import BoxEntry
 from faceveil.io.pipeline import BackgroundSink, prefetch
 from faceveil.io.video import VideoWriter, read_frames
 
@@ -30,14 +31,54 @@ def _detect_frame(frame, options: AnonymizeOptions) -> list[Face]:
     return detect(frame, **options.detect_kwargs("video"))
 
 
-class _VideoRun:
-    """The state of one video's run: the tracker, the frames waiting for look-back, the first
-    box of each track, the per-track replacements and the report. Made anew for every video."""
+class FrameFaces:
+    """The faces of a video's frames as they come: detected and tracked, a new track also
+    covered in the frames still waiting (look-back); or given boxes, used exactly. One per
+    video: nothing carries over to the next."""
 
-    def __init__(self, src, dst, info, options: AnonymizeOptions, detector, should_stop) -> None:
+    def __init__(self, fps: float, options: AnonymizeOptions, detector=None, given=None):
         from faceveil.track import FaceTracker  # norfair takes 0.7 s to import; only video
 
-        self.options, self.detector = options, detector
+        self.options = options
+        self.detector = detector or _detect_frame
+        self.given: BoxEntry | None = given
+        self.tracker = FaceTracker(max_gap=max(3, round(fps / 2)))
+        self.pending: collections.deque[tuple[int, np.ndarray | None, list[Face]]] = (
+            collections.deque()
+        )
+        self.first_box: dict[int | None, Face] = {}  # the tracker numbers every face
+        self.count = 0
+
+    def add(self, frame: np.ndarray, keep_frame: bool = True) -> None:
+        if self.given is not None:
+            faces = self.given.for_frame(self.count)
+            for face in faces:
+                self.first_box.setdefault(face.track_id, face)
+        else:
+            faces = self.tracker.update(self.detector(frame, self.options))
+            for face in faces:
+                if face.track_id not in self.first_box:
+                    self.first_box[face.track_id] = face
+                    for _, _, earlier in self.pending:
+                        earlier.append(dataclasses.replace(face, predicted=True))
+        self.pending.append((self.count, frame if keep_frame else None, faces))
+        self.count += 1
+
+    def ready(self, keep: int) -> Iterator[tuple[int, np.ndarray | None, list[Face]]]:
+        """The waiting frames but the last `keep`, oldest first: their faces are final."""
+        lookback = 0 if self.given is not None else keep
+        while len(self.pending) > lookback:
+            yield self.pending.popleft()
+
+
+class _VideoRun:
+    """The state of one video's run: its faces, the per-track replacements and the report.
+    Made anew for every video."""
+
+    def __init__(
+        self, src, dst, info, options: AnonymizeOptions, detector, should_stop, given=None
+    ) -> None:
+        self.options = options
         self.frames: list[dict] = []  # the report's per-frame boxes
         self.report = FileReport(
             str(src),
@@ -47,28 +88,21 @@ class _VideoRun:
             fps=float(info.fps),
             frames=self.frames,
         )
-        self.tracker = FaceTracker(max_gap=max(3, round(float(info.fps) / 2)))
+        self.faces = FrameFaces(float(info.fps), options, detector, given)
         self.state = RunState(should_stop=should_stop)  # also polled between a frame's faces
-        self.pending: collections.deque[tuple[int, np.ndarray, list[Face]]] = collections.deque()
-        self.first_box: dict[int | None, Face] = {}  # the tracker numbers every face
         self.fallbacks: list[str] = []
-        self.count = 0
+
+    @property
+    def count(self) -> int:
+        return self.faces.count
 
     def add(self, frame) -> None:
-        """Detect and track on one frame; a new track is also covered in the waiting frames."""
-        faces = self.tracker.update(self.detector(frame, self.options))
-        for face in faces:
-            if face.track_id not in self.first_box:
-                self.first_box[face.track_id] = face
-                for _, _, earlier in self.pending:
-                    earlier.append(dataclasses.replace(face, predicted=True))
-        self.pending.append((self.count, frame, faces))
-        self.count += 1
+        self.faces.add(frame)
 
     def flush(self, sink: BackgroundSink, keep: int) -> None:
         """Anonymise and write the waiting frames but the last `keep`."""
-        while len(self.pending) > keep:
-            index, frame, faces = self.pending.popleft()
+        for index, frame, faces in self.faces.ready(keep):
+            assert frame is not None  # kept for anonymising
             if not faces:
                 sink.put(frame)
                 continue
@@ -85,7 +119,7 @@ class _VideoRun:
             self.report.warnings.append(
                 f"{len(self.fallbacks)} face-frame(s) fell back to blur; first: {self.fallbacks[0]}"
             )
-        self.report.faces = list(self.first_box.values())
+        self.report.faces = list(self.faces.first_box.values())
         self.report.seconds = seconds
         return self.report
 
@@ -106,6 +140,7 @@ def anonymize_video(
     detector=_detect_frame,
     on_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    given: BoxEntry | None = None,
 ) -> FileReport:
     """Anonymise `src` into `dst` (atomically), keeping fps, frame count, size and audio.
 
@@ -114,10 +149,11 @@ def anonymize_video(
     count estimate, 0 when unknown; the last call has ``done == total`` = frames written).
     `should_stop()` is polled before each frame; when it returns True the run raises
     :class:`Cancelled` and `dst` is left as it was (the output is written atomically).
+    `given`: the video's boxes from a box file, used in place of detection and tracking.
     """
     start = time.perf_counter()
     info, frames = read_frames(src)
-    run = _VideoRun(src, dst, info, options, detector, should_stop)
+    run = _VideoRun(src, dst, info, options, detector, should_stop, given)
     total = info.frames_estimate or 0
     with (
         atomic_output(dst) as tmp,

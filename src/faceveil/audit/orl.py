@@ -56,7 +56,7 @@ def orl_protocol(
     images = [(p, img) for p, img in load_orl(upscale) if p <= people]
     largest = []
     for _, img in images:
-        faces = detect(img, small_faces=False)
+        faces = detect(img, small_faces=False, recall="fast")
         largest.append(max(faces, key=lambda f: f.box[2] * f.box[3]) if faces else None)
     originals = np.zeros((len(images), 128), np.float32)
     for i, ((_, img), face) in enumerate(zip(images, largest, strict=True)):

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from faceveil.anonymize import AnonymizeOptions, anonymize_paths
+from faceveil.anonymize.detections import find_faces
 from faceveil.cli.common import app, fail, print_skipped, write_json
 from faceveil.cli.options import with_options
-from faceveil.detect import detect
 
 
 def _describe(detail: dict) -> str:
@@ -90,26 +90,44 @@ def anonymize_cmd(
 
 
 @app.command("detect")
+@with_options("detect")
 def detect_cmd(
-    image: Annotated[Path, typer.Argument(help="An image file.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    thresh: Annotated[float, typer.Option("--thresh", help="Detector score threshold.")] = 0.6,
-    max_side: Annotated[
-        int, typer.Option(help="Longest side the detector's main pass sees (0: full resolution).")
-    ] = 1280,
-    small_faces: Annotated[
-        bool,
-        typer.Option("--small-faces/--no-small-faces", help="Tiled 2x pass for 10-20 px faces."),
-    ] = True,
+    inputs: Annotated[list[Path], typer.Argument(help="Images, videos or folders (recursive).")],
+    options: AnonymizeOptions,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--json",
+            help="Write every face (per frame and track for video) as a box file, which "
+            "anonymize --boxes reads back; - prints it.",
+        ),
+    ] = None,
 ) -> None:
-    """Print the faces found in an image."""
-    if not 0 < thresh <= 1:
-        fail(f"--thresh must be in (0, 1], got {thresh}", 2)
-    faces = detect(image, threshold=thresh, max_side=max_side or None, small_faces=small_faces)
-    if as_json:
-        typer.echo(json.dumps({"faces": [f.to_dict() for f in faces]}))
+    """Find the faces in images, videos and folders, and which detector pass found each."""
+    found = find_faces(inputs, options)
+    for failure in found.failed:
+        typer.echo(f"faceveil: error: {failure['error']}", err=True)
+    if found.files and json_out is not None:
+        if str(json_out) == "-":
+            typer.echo(json.dumps(found.to_dict()))
+        else:
+            write_json(json_out, found.to_dict())
+    elif found.files:
+        for entry in found.files:
+            _print_entry(entry)
+    if found.failed:
+        raise typer.Exit(1)
+
+
+def _print_entry(entry: dict) -> None:
+    if entry["kind"] == "video":
+        tracks = {f.get("track_id") for frame in entry["frames"] for f in frame["faces"]}
+        typer.echo(f"{len(tracks)} track(s) over {entry['frame_count']} frames in {entry['input']}")
         return
-    typer.echo(f"{len(faces)} face(s) in {image}")
-    for i, f in enumerate(faces):
-        x, y, w, h = f.box
-        typer.echo(f"  {i}: box=({x:.0f}, {y:.0f}, {w:.0f}, {h:.0f}) score={f.score:.3f}")
+    typer.echo(f"{len(entry['faces'])} face(s) in {entry['input']}")
+    for i, f in enumerate(entry["faces"]):
+        x, y, w, h = f["box"]
+        typer.echo(
+            f"  {i}: box=({x:.0f}, {y:.0f}, {w:.0f}, {h:.0f}) score={f['score']:.3f} "
+            f"found by {f['found_by']}"
+        )

@@ -213,7 +213,7 @@ def detected_samples(generator: Generator, z: np.ndarray, batch: int = 64) -> It
     for start in range(0, len(z), batch):
         for img in generator.decode(z[start : start + batch]):
             canvas = framed(img)
-            faces = detect(canvas, small_faces=False, max_side=None)
+            faces = detect(canvas, small_faces=False, max_side=None, recall="fast")
             yield canvas, (faces[0] if faces else None)
 
 

@@ -69,7 +69,7 @@ def embed_crops(images: Iterable[np.ndarray]) -> np.ndarray:
         interp = cv2.INTER_CUBIC if img.shape[0] < CROP_SIDE else cv2.INTER_AREA
         big = cv2.resize(img, (CROP_SIDE, CROP_SIDE), interpolation=interp)
         canvas = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128,) * 3)
-        faces = detect(canvas, small_faces=False, max_side=None)
+        faces = detect(canvas, small_faces=False, max_side=None, recall="fast")
         if faces:
             out.append(embed_face(canvas, faces[0]))
     return np.asarray(out, np.float32).reshape(-1, 128)
@@ -80,7 +80,7 @@ def _orl_embeddings() -> np.ndarray:
     """Embeddings of the 400 ORL faces, upscaled 2x (largest face of each)."""
     embs = []
     for _, img in load_orl(2.0):
-        faces = detect(img, small_faces=False)
+        faces = detect(img, small_faces=False, recall="fast")
         if faces:
             embs.append(embed_face(img, max(faces, key=lambda f: f.box[2] * f.box[3])))
     return np.asarray(embs, np.float32)

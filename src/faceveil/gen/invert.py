@@ -122,7 +122,7 @@ def crop_embedding(crop: np.ndarray) -> np.ndarray | None:
     big = cv2.resize(crop, (side, side), interpolation=cv2.INTER_CUBIC)
     pad = side // 4
     canvas = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128,) * 3)
-    faces = detect(canvas, small_faces=False, max_side=None)
+    faces = detect(canvas, small_faces=False, max_side=None, recall="fast")
     if not faces:
         return None
     return embed_face(canvas, max(faces, key=lambda f: f.box[2] * f.box[3]))

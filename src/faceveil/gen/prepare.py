@@ -196,7 +196,9 @@ def prepare_dataset(
         source = path.relative_to(raw_dir).as_posix()
         try:
             rgb = to_rgb8(read_image(path))
-            faces, reason = _faces_to_keep(detect(rgb), threshold, min_face, all_faces)
+            faces, reason = _faces_to_keep(
+                detect(rgb, recall="fast"), threshold, min_face, all_faces
+            )
             if not faces:
                 result.skipped.append((source, reason))
                 continue

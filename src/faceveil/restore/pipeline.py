@@ -120,7 +120,7 @@ def restore(
                 f"{rgb.shape[1]}x{rgb.shape[0]}"
             )
     if face is None:
-        faces = detect(rgb)
+        faces = detect(rgb, recall="fast")
     else:
         faces = list(face) if isinstance(face, (list, tuple)) else [face]
     masks = _split_mask(mask, faces) if mask is not None and faces else None

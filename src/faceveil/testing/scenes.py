@@ -99,7 +99,7 @@ def _source_image(kind: str, index: int) -> np.ndarray:
 def face_source(kind: str, index: int = 0) -> FaceSource | None:
     """Source `index` of `kind`, cropped around its face; None when YuNet finds no face in it."""
     image = _source_image(kind, index)
-    faces = detect(image, small_faces=False)
+    faces = detect(image, small_faces=False, recall="fast")
     if not faces:
         return None
     x, y, w, h = faces[0].box  # highest score

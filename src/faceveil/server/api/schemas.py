@@ -27,12 +27,6 @@ class Strict(BaseModel):
 # ---------------------------------------------------------------- requests
 
 
-class DetectOptions(Strict):
-    threshold: float = Field(0.6, gt=0, le=1, description="minimum detector score")
-    max_side: int | None = Field(1280, ge=0, le=8192, description="0: full resolution")
-    small_faces: bool = Field(True, description="also scan at 2x for 10-20 px faces")
-
-
 def _pydantic_field(f, spec) -> tuple[Any, Any]:
     """(type, Field) of one declared option, for the request model."""
     choices = spec.choice_list()
@@ -66,6 +60,18 @@ else:
         __base__=_OptionFields,
         __doc__="The API's options of faceveil.AnonymizeOptions (no server paths).",
         **{f.name: _pydantic_field(f, spec) for f, spec in fields_for("api")},
+    )
+
+
+# The detect endpoint's options: the detection options of the same declaration.
+if TYPE_CHECKING:
+    DetectOptions = _OptionFields
+else:
+    DetectOptions = create_model(
+        "DetectOptions",
+        __base__=_OptionFields,
+        __doc__="The detection options of faceveil.AnonymizeOptions.",
+        **{f.name: _pydantic_field(f, spec) for f, spec in fields_for("detect")},
     )
 
 

@@ -99,9 +99,8 @@ async def detect(request: Request) -> s.DetectResponse:
     def work():
         start = time.perf_counter()
         pixels, _ = _image(request, body.file("file"))
-        faces = faceveil.detect(
-            pixels, threshold=o.threshold, max_side=o.max_side or None, small_faces=o.small_faces
-        )
+        kwargs = faceveil.AnonymizeOptions(**o.model_dump()).detect_kwargs("image")
+        faces = faceveil.detect(pixels, **kwargs)
         return s.DetectResponse(
             width=pixels.shape[1],
             height=pixels.shape[0],
