@@ -29,7 +29,6 @@ def _rows_to_faces(rows: np.ndarray, passes: np.ndarray) -> list[Face]:
             found_by=str(name),
         )
         for r, name in zip(rows, passes, strict=True)
-        if r[2] > 0 and r[3] > 0  # YuNet can return a degenerate box on noise: not a face
     ]
 
 
@@ -95,6 +94,7 @@ CENTERFACE_SCALE = ((0.0, 0.6, 1.0), (0.0, 0.24, 1.0))
 # The CenterFace score that confirms a low YuNet box, on the same footing (0.05 at 0.6) ...
 CONFIRM_SCALE = ((0.0, 0.6, 1.0), (0.0, 0.05, 1.0))
 CONFIRM_IOU = 0.4  # ... where their boxes agree this well
+CENTERFACE_MIN_FACE = 8  # px: CenterFace's smaller boxes are noise (YuNet's 2x pass finds those)
 
 
 def _yunet_passes(
@@ -143,8 +143,8 @@ def detect(
     small_faces : also scan the full resolution at 2x in overlapping tiles, which finds faces
         down to about 10 px (about 0.5 s per 1080p image, 3 s per 4K image on 2 cores).
     recall : ``"balanced"`` adds CenterFace to YuNet, and keeps a YuNet box down to a third of
-        `threshold` where CenterFace sees a face in the same place; ``"fast"`` is YuNet alone. A miss
-        costs more than an extra blur, so the default looks twice.
+        `threshold` where CenterFace sees a face in the same place; ``"fast"`` is YuNet alone.
+        A miss costs more than an extra blur, so the default looks twice.
 
     Returns
     -------
@@ -178,11 +178,16 @@ def detect(
     found, names = _yunet_passes(rgb, main, scale, low, small_faces)
     yunet = np.concatenate(found)
     passes = np.concatenate([[n] * len(f) for n, f in zip(names, found, strict=True)])
+    # YuNet can return degenerate or infinite boxes on noise and slivers: not faces
+    sane = np.isfinite(yunet).all(axis=1) & (yunet[:, 2] > 0) & (yunet[:, 3] > 0)
+    sane &= (np.abs(yunet[:, :14]) < 4 * longest).all(axis=1)
+    yunet, passes = yunet[sane], passes[sane]
     stands = yunet[:, 14] >= threshold
     rows, passes = yunet[stands], passes[stands]
-    if preset.centerface:
+    if preset.centerface and min(main.shape[:2]) >= 2 * CENTERFACE_MIN_FACE:
         confirm = float(np.interp(threshold, *CONFIRM_SCALE))
         centerface = _scaled(get_centerface()(main, confirm), 1.0 / scale)
+        centerface = centerface[(centerface[:, 2:4] >= CENTERFACE_MIN_FACE).all(axis=1)]
         confirmed = ~stands & _confirmed(yunet, centerface)
         alone = centerface[centerface[:, 14] >= np.interp(threshold, *CENTERFACE_SCALE)]
         rows = np.concatenate([rows, yunet[confirmed], alone])

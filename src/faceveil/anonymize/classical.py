@@ -136,6 +136,8 @@ def draw_boxes(image: np.ndarray, face: Face, opts: AnonymizeOptions) -> np.ndar
     for px, py in face.landmarks:
         cv2.circle(image, (round(px), round(py)), thickness + 1, color_t, -1)
     label = f"{face.score:.2f}" + (" (tracked)" if face.predicted else "")
+    if face.found_by not in ("yunet", "yunet-2x"):  # a second look found it: say which
+        label += f" {face.found_by}"
     cv2.putText(
         image,
         label,

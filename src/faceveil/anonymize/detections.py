@@ -56,7 +56,7 @@ def video_faces(
             close()
     if not found:
         raise InputError(f"{src}: video has no frames")
-    return video_entry(src, info.fps, found)
+    return video_entry(src, float(info.fps), found)
 
 
 def _files(inputs: Sequence[Path], failed: list[dict]) -> list[Path]:

@@ -126,6 +126,14 @@ class AnonymizeOptions:
         "exactly its faces, without detection; video boxes interpolate between keyframes.",
         surfaces=frozenset({"cli"}), path="file",
     )  # fmt: skip
+    keep_gallery: str | Path | None = option(
+        None, "A gallery (faceveil gallery add) of consenting people: those named in "
+        "--keep-names stay visible when SFace matches them clearly; everyone else is "
+        "anonymised.", surfaces=LOCAL, path="file",
+    )  # fmt: skip
+    keep_names: str | None = option(
+        None, "Comma-separated names in --keep-gallery to leave visible.", surfaces=LOCAL,
+    )  # fmt: skip
     max_side: int | None = option(
         None, "Longest side the detector's main pass sees (0: full resolution). "
         "Default: 1280 for images, 640 for video.", ge=0, le=8192,
@@ -230,6 +238,7 @@ class AnonymizeOptions:
         d["color"] = list(self.color)
         d["gallery"] = None if self.gallery is None else str(self.gallery)
         d["boxes"] = None if self.boxes is None else str(self.boxes)
+        d["keep_gallery"] = None if self.keep_gallery is None else str(self.keep_gallery)
         return d
 
 

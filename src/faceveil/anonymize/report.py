@@ -29,6 +29,7 @@ class FileReport:
     frames: list[dict] | None = None
     warnings: list[str] = field(default_factory=list)
     details: list[dict] = field(default_factory=list)  # per face, from reporting methods
+    kept: list[dict] = field(default_factory=list)  # consenting faces left visible, and why
 
     @property
     def face_count(self) -> int:
@@ -51,6 +52,8 @@ class FileReport:
             d["warnings"] = self.warnings
         if self.details:
             d["face_details"] = self.details
+        if self.kept:
+            d["kept"] = self.kept
         if self.kind == "video":
             d.update(frame_count=self.frame_count, fps=self.fps, frames=self.frames or [])
         return d

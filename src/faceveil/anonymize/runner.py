@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from faceveil.anonymize.apply import apply_to_faces
+from faceveil.anonymize.consent import Consent
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.report import BatchReport, FileReport, SkippedFile
 from faceveil.anonymize.state import Cancelled, RunState
@@ -44,6 +45,14 @@ class Anonymized(NamedTuple):
 
 def _image_faces(pixels: np.ndarray, options: AnonymizeOptions) -> list[Face]:
     return detect(pixels, **options.detect_kwargs("image"))
+
+
+def _consented(
+    pixels: np.ndarray, faces: list[Face], options: AnonymizeOptions
+) -> tuple[list[Face], list[dict]]:
+    """(the faces to anonymise, reports of the consenting ones left visible)."""
+    consent = Consent.from_options(options)
+    return (faces, []) if consent is None or not faces else consent.split(pixels, faces)
 
 
 def anonymize(
@@ -82,6 +91,7 @@ def anonymize(
     start = time.perf_counter()
     pixels = load_image(image).pixels if not isinstance(image, np.ndarray) else image
     found = _image_faces(pixels, opts) if faces is None else faces
+    found, kept = _consented(pixels, found, opts)
     notes: list[str] = []
     details: list[dict] = []
     run = RunState(should_stop=should_stop)
@@ -95,6 +105,7 @@ def anonymize(
         seconds=time.perf_counter() - start,
         warnings=notes,
         details=details,
+        kept=kept,
     )
     return Anonymized(out, report)
 
@@ -105,6 +116,7 @@ def anonymize_image_file(
     start = time.perf_counter()
     loaded = load_image(src)
     faces = _image_faces(loaded.pixels, options) if given is None else given.faces
+    faces, kept = _consented(loaded.pixels, faces, options)
     notes: list[str] = []
     details: list[dict] = []
     out = apply_to_faces(loaded.pixels, faces, options, notes, details)
@@ -117,6 +129,7 @@ def anonymize_image_file(
         seconds=time.perf_counter() - start,
         warnings=notes,
         details=details,
+        kept=kept,
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from faceveil.anonymize.apply import apply_to_faces
+from faceveil.anonymize.consent import Consent
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.report import FileReport
 from faceveil.anonymize.state import Cancelled, RunState
@@ -91,6 +92,8 @@ class _VideoRun:
         self.faces = FrameFaces(float(info.fps), options, detector, given)
         self.state = RunState(should_stop=should_stop)  # also polled between a frame's faces
         self.fallbacks: list[str] = []
+        self.consent = Consent.from_options(options)
+        self.kept: dict[int | None, dict] = {}  # per track: the best match it was kept at
 
     @property
     def count(self) -> int:
@@ -103,6 +106,8 @@ class _VideoRun:
         """Anonymise and write the waiting frames but the last `keep`."""
         for index, frame, faces in self.faces.ready(keep):
             assert frame is not None  # kept for anonymising
+            if self.consent is not None and faces:
+                faces = self._consented(frame, faces, index)
             if not faces:
                 sink.put(frame)
                 continue
@@ -113,6 +118,16 @@ class _VideoRun:
             ]
             self.frames.append({"index": index, "faces": boxes})
 
+    def _consented(self, frame: np.ndarray, faces: list[Face], index: int) -> list[Face]:
+        assert self.consent is not None
+        covered, kept = self.consent.split(frame, faces, index)
+        tracks = {id(f) for f in covered}
+        for face, report in zip([f for f in faces if id(f) not in tracks], kept, strict=True):
+            best = self.kept.get(face.track_id)
+            if best is None or report["similarity"] > best["similarity"]:
+                self.kept[face.track_id] = {**report, "track_id": face.track_id, "frame": index}
+        return covered
+
     def finish(self, seconds: float) -> FileReport:
         self.report.frame_count = self.count
         if self.fallbacks:
@@ -120,6 +135,7 @@ class _VideoRun:
                 f"{len(self.fallbacks)} face-frame(s) fell back to blur; first: {self.fallbacks[0]}"
             )
         self.report.faces = list(self.faces.first_box.values())
+        self.report.kept = list(self.kept.values())
         self.report.seconds = seconds
         return self.report
 

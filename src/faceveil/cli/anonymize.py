@@ -38,6 +38,10 @@ def _print_file(rep) -> None:
         typer.echo(f"  note: {note}", err=True)
     for d in rep.details:
         typer.echo(f"  face at {tuple(round(v) for v in d['box'])}: {_describe(d)}")
+    for k in rep.kept:
+        typer.echo(
+            f"  kept {k['name']} at {tuple(round(v) for v in k['box'])}: SFace {k['similarity']}"
+        )
 
 
 def _print_failures(batch) -> None:
