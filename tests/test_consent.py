@@ -41,9 +41,7 @@ def test_keeps_only_the_named_enrolled_face(gallery_path):
     group = _group()
     plain = anonymize(group, "solid")
     assert plain.report.face_count == 3
-    out, report = anonymize(
-        group, "solid", keep_gallery=gallery_path, keep_names="alice"
-    )
+    out, report = anonymize(group, "solid", keep_gallery=gallery_path, keep_names="alice")
     width = group.shape[1] // 3
     assert np.array_equal(out[:, :width], group[:, :width])  # alice untouched
     assert not np.array_equal(out[:, width : 2 * width], group[:, width : 2 * width])  # bob

@@ -232,7 +232,7 @@ def test_ffmpeg_on_a_full_disk_says_so_in_one_line(tmp_path, capfd):
     with pytest.raises(OutputError) as err, atomic_output(target) as tmp:
         tmp.unlink()
         tmp.symlink_to("/dev/full")  # every write: ENOSPC
-        with VideoWriter(tmp, info, audio_source=None) as writer:
+        with VideoWriter(tmp, info, source=None) as writer:
             for _ in range(200):
                 writer.write(frames)
     assert str(err.value) == f"{target}: no space left on device"

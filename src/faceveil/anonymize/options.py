@@ -168,6 +168,10 @@ class AnonymizeOptions:
         True, "Keep a video's audio track (off: removed; voices identify people too).",
         flags=("--keep-audio/--drop-audio",), label="Keep the audio (video)",
     )  # fmt: skip
+    keep_subtitles: bool = option(
+        False, "Keep a video's text subtitles (dropped by default: names and places are in them "
+        "too).", flags=("--keep-subtitles/--drop-subtitles",), label="Keep subtitles (video)",
+    )  # fmt: skip
     seed: int = option(
         0, "Seeds the synthetic identities: the same seed, the same output.", ge=0,
         le=2**31 - 1, methods=("synth", "ksame", "attributes", "cloak"), label="Seed",

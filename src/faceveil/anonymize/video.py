@@ -26,6 +26,9 @@ from faceveil.io.video import VideoWriter, read_frames
 
 # A new track is also covered this many frames back, for faces the detector finds late.
 LOOKBACK_FRAMES = 4
+# The second detector (recall "balanced") looks at every this-many frames; a face it alone
+# finds is tracked between, and covered back to the frame after its last look.
+SECOND_LOOK_EVERY = LOOKBACK_FRAMES + 1
 
 
 def _detect_frame(frame, options: AnonymizeOptions) -> list[Face]:
@@ -41,6 +44,7 @@ class FrameFaces:
         from faceveil.track import FaceTracker  # norfair takes 0.7 s to import; only video
 
         self.options = options
+        self.between = dataclasses.replace(options, recall="fast")  # frames between looks
         self.detector = detector or _detect_frame
         self.given: BoxEntry | None = given
         self.tracker = FaceTracker(max_gap=max(3, round(fps / 2)))
@@ -56,7 +60,10 @@ class FrameFaces:
             for face in faces:
                 self.first_box.setdefault(face.track_id, face)
         else:
-            faces = self.tracker.update(self.detector(frame, self.options))
+            look = self.count % SECOND_LOOK_EVERY == 0
+            faces = self.tracker.update(
+                self.detector(frame, self.options if look else self.between)
+            )
             for face in faces:
                 if face.track_id not in self.first_box:
                     self.first_box[face.track_id] = face
@@ -176,7 +183,9 @@ def anonymize_video(
         VideoWriter(
             tmp,
             info,
-            audio_source=src if options.keep_audio else None,
+            source=src,
+            keep_audio=options.keep_audio,
+            keep_subtitles=options.keep_subtitles,
             keep_metadata=options.keep_metadata,
         ) as writer,
     ):

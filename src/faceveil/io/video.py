@@ -1,12 +1,15 @@
 """Video reading and writing through the ffmpeg that ships in imageio-ffmpeg.
 
-Frames are RGB uint8. The writer keeps resolution, frame rate and frame count, muxes the
-source's audio track back in, and drops container metadata unless asked to keep it.
+Frames are RGB uint8 and upright (a phone video's rotation is applied on reading, so the output
+shows the same way without it). The writer keeps resolution, frame rate and frame count, muxes
+the source's audio track back in (copied where the container takes it), and drops subtitles and
+container metadata unless asked to keep them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import subprocess
@@ -21,8 +24,11 @@ import numpy as np
 
 from faceveil.errors import InputError, OutputError
 
+# imageio-ffmpeg warns that a rotated phone video's frames are not its stored size: intended.
+logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
+
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
-_AUDIO_CODEC = {
+_AUDIO_CODEC = {  # what audio is re-encoded to when it cannot be copied
     ".mp4": "aac",
     ".m4v": "aac",
     ".mov": "aac",
@@ -30,6 +36,17 @@ _AUDIO_CODEC = {
     ".avi": "libmp3lame",
     ".webm": "libopus",
 }
+# Source audio codecs each container takes as they are: copied, never re-encoded.
+_AUDIO_COPIES = {
+    ".mp4": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"},
+    ".m4v": {"aac", "mp3", "alac", "ac3"},
+    ".mov": {"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le"},
+    ".avi": {"mp3", "ac3", "pcm_s16le"},
+    ".webm": {"opus", "vorbis"},
+}
+# Text subtitles, converted to what each container carries (avi carries none).
+_SUBTITLE_CODEC = {".mp4": "mov_text", ".m4v": "mov_text", ".mov": "mov_text", ".mkv": "srt",
+                   ".webm": "webvtt"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -143,13 +160,21 @@ def read_frames(path: str | Path) -> tuple[VideoInfo, Iterator[np.ndarray]]:
     return info, frames()
 
 
+def _audio_codec(source_codec: str | None, source: Path, ext: str) -> str:
+    """Copy the audio where the output container takes it as it is; else re-encode."""
+    if source.suffix.lower() == ext or source_codec in _AUDIO_COPIES.get(ext, set()):
+        return "copy"
+    return _AUDIO_CODEC[ext]
+
+
 class VideoWriter:
     """Write RGB frames to `path`; the container comes from the extension.
 
-    Audio is taken from `audio_source` when it has an audio track. Use as a context manager:
-    on error ffmpeg is stopped and the caller removes the partial file. ffmpeg's own failures
-    (a full disk, a write error) raise one-line OutputErrors, at :meth:`write` or at
-    :meth:`close`.
+    The original `source` gives its audio track (`keep_audio`, copied where the container
+    takes it), its text subtitles (`keep_subtitles`) and its metadata (`keep_metadata`). Use as
+    a context manager: on error ffmpeg is stopped and the caller removes the partial file.
+    ffmpeg's own failures (a full disk, a write error) raise one-line OutputErrors, at
+    :meth:`write` or at :meth:`close`.
     """
 
     def __init__(
@@ -157,7 +182,9 @@ class VideoWriter:
         path: str | Path,
         info: VideoInfo,
         *,
-        audio_source: str | Path | None,
+        source: str | Path | None = None,
+        keep_audio: bool = True,
+        keep_subtitles: bool = False,
         keep_metadata: bool = False,
         crf: int = 18,
     ):
@@ -188,13 +215,12 @@ class VideoWriter:
         else:
             codec, params = "libx264", ["-crf", str(crf), "-preset", "veryfast"]
         pix_fmt = "yuv420p" if even else "yuv444p"
-        audio = audio_source if (audio_source is not None and info.audio_codec) else None
-        audio_codec = None
-        if audio is not None:
-            same_container = Path(audio).suffix.lower() == ext
-            audio_codec = "copy" if same_container else _AUDIO_CODEC[ext]
+        audio = keep_audio and source is not None and info.audio_codec is not None
+        subtitles = keep_subtitles and source is not None and ext in _SUBTITLE_CODEC
+        if not (audio or subtitles or keep_metadata):
+            source = None  # input #1, the original, only when something of it is kept
         # Metadata of the source (title, GPS, creation time) comes only from input #1.
-        params += ["-map_metadata", "1" if (keep_metadata and audio is not None) else "-1"]
+        params += ["-map_metadata", "1" if (keep_metadata and source is not None) else "-1"]
         if ext in (".mp4", ".mov", ".m4v"):
             params += ["-movflags", "+faststart"]
         # The command imageio-ffmpeg's write_frames builds, run here so that ffmpeg's log
@@ -202,10 +228,15 @@ class VideoWriter:
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo"]
         cmd += ["-s", f"{info.width}x{info.height}", "-pix_fmt", "rgb24"]
         cmd += ["-r", str(Fraction(info.fps).limit_denominator())]
-        cmd += ["-i", "-", *(["-i", str(audio)] if audio is not None else ["-an"])]
-        cmd += ["-vcodec", codec, "-pix_fmt", pix_fmt, "-v", "error", *params]
-        if audio is not None:
-            cmd += ["-acodec", str(audio_codec), "-map", "0:v:0", "-map", "1:a:0"]
+        cmd += ["-i", "-", *(["-i", str(source)] if source is not None else [])]
+        cmd += ["-vcodec", codec, "-pix_fmt", pix_fmt, "-v", "error", *params, "-map", "0:v:0"]
+        if audio:
+            assert source is not None
+            cmd += ["-map", "1:a:0", "-acodec", _audio_codec(info.audio_codec, Path(source), ext)]
+        if subtitles:
+            assert source is not None
+            same = Path(source).suffix.lower() == ext
+            cmd += ["-map", "1:s?", "-scodec", "copy" if same else _SUBTITLE_CODEC[ext]]
         self.path = path
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close/abort)
         try:
