@@ -70,4 +70,5 @@ def _predicted(last: Face, estimate: np.ndarray, track_id: int) -> Face:
         landmarks.astype(np.float32),
         track_id=track_id,
         predicted=True,
+        found_by=last.found_by,
     )

@@ -101,9 +101,9 @@ class _Tracks:
 def _between(a: tuple[int, Face], b: tuple[int, Face], index: int) -> Face:
     t = (index - a[0]) / (b[0] - a[0])
     fa, fb = a[1], b[1]
-    box = tuple(float(p + t * (q - p)) for p, q in zip(fa.box, fb.box, strict=True))
+    x, y, w, h = (float(p + t * (q - p)) for p, q in zip(fa.box, fb.box, strict=True))
     marks = (fa.landmarks + t * (fb.landmarks - fa.landmarks)).astype(np.float32)
-    return Face(box, min(fa.score, fb.score), marks, fa.track_id, True, fa.found_by)  # type: ignore[arg-type]
+    return Face((x, y, w, h), min(fa.score, fb.score), marks, fa.track_id, True, fa.found_by)
 
 
 @dataclass
