@@ -5,12 +5,16 @@ unknown faces included, is anonymised."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from faceveil.analysis.identity import SFACE_THRESHOLD, embed_faces
 from faceveil.errors import InputError
 from faceveil.faces import Face
+
+if TYPE_CHECKING:
+    from faceveil.analysis.gallery import Gallery
 
 KEEP_SIMILARITY = SFACE_THRESHOLD + 0.1  # stricter than "same person": a wrong keep exposes
 KEEP_MARGIN = 0.1  # over the next enrolled person: a look-alike is anonymised
@@ -38,7 +42,7 @@ class Consent:
     """The consenting people of one run; :meth:`split` sorts faces into kept and anonymised.
     Per-track verdicts live here, so one is made for every file."""
 
-    gallery: object
+    gallery: Gallery
     names: frozenset[str]
     tracks: dict[int, tuple[int, Verdict]] = field(default_factory=dict)  # id -> (frame, v)
 
@@ -58,7 +62,7 @@ class Consent:
         return cls(gallery, names)
 
     def verdict(self, embedding: np.ndarray) -> Verdict:
-        best = self.gallery.search_embedding(embedding, top_k=2)  # type: ignore[attr-defined]
+        best = self.gallery.search_embedding(embedding, top_k=2)
         if not best:
             return Verdict(False)
         top = best[0]

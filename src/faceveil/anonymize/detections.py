@@ -4,7 +4,7 @@ options, and for video the same tracking and look-back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,24 +36,18 @@ class Detections:
         return data
 
 
-def video_faces(
-    src: str | Path, options: AnonymizeOptions, should_stop: Callable[[], bool] | None = None
-) -> dict:
+def video_faces(src: str | Path, options: AnonymizeOptions) -> dict:
     """The box-file entry of one video: every frame's faces and tracks."""
     info, frames = read_frames(src)
     faces = FrameFaces(float(info.fps), options)
     found: list[list[Face]] = []
     try:
         for frame in frames:
-            if should_stop is not None and should_stop():
-                raise InputError(f"{src}: stopped")
             faces.add(frame, keep_frame=False)
             found += [f for _, _, f in faces.ready(LOOKBACK_FRAMES)]
         found += [f for _, _, f in faces.ready(0)]
     finally:
-        close = getattr(frames, "close", None)
-        if close is not None:
-            close()
+        frames.close()  # type: ignore[attr-defined]  # a generator: stops the decoder
     if not found:
         raise InputError(f"{src}: video has no frames")
     return video_entry(src, float(info.fps), found)

@@ -16,6 +16,7 @@ one ``track_id`` are interpolated between the frames that list it (keyframes).
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,22 +80,22 @@ class BoxEntry:
 class _Tracks:
     def __init__(self, frames: dict[int, list[Face]]):
         self.frames = frames
-        self.by_track: dict[int, list[tuple[int, Face]]] = {}
+        self.by_track: dict[int, tuple[list[int], list[Face]]] = {}  # keyframe indices, faces
         for index in sorted(frames):
             for face in frames[index]:
                 if face.track_id is not None:
-                    self.by_track.setdefault(face.track_id, []).append((index, face))
+                    indices, faces = self.by_track.setdefault(face.track_id, ([], []))
+                    indices.append(index)
+                    faces.append(face)
 
     def at(self, index: int) -> list[Face]:
         listed = list(self.frames.get(index, []))
         seen = {f.track_id for f in listed}
-        for track, keys in self.by_track.items():
-            if track in seen:
-                continue
-            before = [k for k in keys if k[0] < index]
-            after = [k for k in keys if k[0] > index]
-            if before and after:
-                listed.append(_between(before[-1], after[0], index))
+        for track, (indices, faces) in self.by_track.items():
+            after = bisect.bisect_right(indices, index)  # first keyframe past `index`
+            if track not in seen and 0 < after < len(indices):
+                a, b = after - 1, after
+                listed.append(_between((indices[a], faces[a]), (indices[b], faces[b]), index))
         return listed
 
 
