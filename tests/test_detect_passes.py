@@ -3,12 +3,16 @@ and recall on hard conditions (faceveil.testing.conditions) against YuNet alone.
 
 import importlib
 
+import cv2
 import numpy as np
 import pytest
 
 import faceveil
 from faceveil.anonymize import AnonymizeOptions
+from faceveil.models import onnx_graph
 from faceveil.models.centerface import decode, get_centerface
+from faceveil.models.weights import weight_path
+from faceveil.models.yunet import get_yunet
 from faceveil.testing import evaluate, make_scene
 from faceveil.testing.conditions import CONDITIONS, hard_scene
 
@@ -37,11 +41,37 @@ def test_centerface_finds_the_faces_of_a_scene_at_any_size():
     image, truth = make_scene(7, (960, 540), 4, (60, 120))
     rows = get_centerface()(image, 0.3)
     assert evaluate([[tuple(r[:4]) for r in rows]], [truth]).recall == 1.0
-    # a second size on the same detector: OpenCV keeps a network per input shape
+    # a second size on the same session: the rewritten graph's spatial axes are free
     small = image[::2, ::2].copy()
     rows = get_centerface()(small, 0.3)
     halved = [[v / 2 for v in box] for box in truth]
     assert evaluate([[tuple(r[:4]) for r in rows]], [halved]).recall >= 0.75
+
+
+@pytest.mark.parametrize("size", [(640, 360), (333, 517)])
+def test_yunet_on_onnx_runtime_finds_what_opencv_finds(size):
+    """The rewritten graph and the hand-written decoding give OpenCV's own boxes."""
+    image, _ = make_scene(11, size, 3, (20, 90))
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    reference = cv2.FaceDetectorYN.create(str(weight_path("yunet")), "", size, 0.3, 0.3, 5000)
+    _, expected = reference.detect(bgr)
+    ours = get_yunet()(bgr, 0.3)
+    assert expected is not None and len(ours) == len(expected) >= 3
+    order = lambda rows: rows[np.lexsort(rows[:, :2].T)]  # noqa: E731
+    assert np.abs(order(ours) - order(expected)).max() < 0.01
+
+
+def test_rewritten_graphs_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    onnx_graph.session(weight_path("yunet"), {2: "height", 3: "width"}, {1: "anchors"})
+    cached = list((tmp_path / "faceveil" / "onnx").glob("*.onnx"))
+    assert len(cached) == 1
+
+    def unused(*args):
+        raise AssertionError("rewritten again")
+
+    monkeypatch.setattr(onnx_graph, "rewritten", unused)
+    onnx_graph.session(weight_path("yunet"), {2: "height", 3: "width"}, {1: "anchors"})
 
 
 def test_every_face_says_which_pass_found_it():

@@ -79,3 +79,48 @@ def test_subtitles_dropped_unless_asked(run_cli, source, tmp_path):
         assert proc.returncode == 0, proc.stderr
         assert "Subtitle" in streams(kept)
     assert "Alice Example" in ffmpeg("-i", tmp_path / "kept.mkv", "-map", "0:s", "-f", "srt", "-")
+
+
+def _frame_times(path) -> list[float]:
+    """Every video packet's presentation time in seconds, in display order."""
+    text = ffmpeg("-v", "error", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-")
+    num, den = (int(v) for v in text.split("#tb 0: ")[1].split()[0].split("/"))
+    rows = [line.split(",") for line in text.splitlines() if line and not line.startswith("#")]
+    return sorted(int(r[2]) * num / den for r in rows)
+
+
+@pytest.fixture(scope="module")
+def variable_rate(tmp_path_factory):
+    """A phone-like variable-rate clip: a half-second pause, uneven steps, AAC audio,
+    a subtitle."""
+    folder = tmp_path_factory.mktemp("vfr")
+    srt = folder / "subs.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,500\nBob Example\n")
+    clip = folder / "vfr.mkv"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=2.6", "-i", srt,
+        "-vf", "setpts='(N*0.04+if(gte(N,20),0.5,0)+mod(N,3)*0.01)/TB'",
+        "-fps_mode", "vfr", "-enc_time_base:v", "1/1000", "-map", "0:v", "-map", "1:a",
+        "-map", "2:s", "-pix_fmt", "yuv420p", "-c:a", "aac", "-c:s", "srt", clip,
+    )  # fmt: skip
+    return clip
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_variable_frame_rate_keeps_every_frame_time(run_cli, variable_rate, tmp_path, ext):
+    before = _frame_times(variable_rate)
+    steps = np.diff(before)
+    assert steps.max() > 10 * steps.min()  # the source really is variable
+    out = tmp_path / f"out{ext}"
+    proc = run_cli("anonymize", variable_rate, "-o", out, "--keep-subtitles", "-q")
+    assert proc.returncode == 0, proc.stderr
+    after = _frame_times(out)
+    assert len(after) == len(before) == 50  # each frame once: no repeats to fill the pause
+    assert np.abs(np.array(after) - before).max() < 1e-3
+    assert _audio_md5(out) == _audio_md5(variable_rate)  # sound untouched, so still in sync
+    assert "Subtitle" in streams(out)
+
+
+def test_constant_rate_is_not_retimed(source):
+    assert probe_video(source).frame_times is None

@@ -132,6 +132,89 @@ def _confirmed(yunet: np.ndarray, centerface: np.ndarray) -> np.ndarray:
     )
 
 
+@dataclass(frozen=True)
+class FirstLook:
+    """YuNet's rows on one image, before CenterFace's second look (which video runs on another
+    thread). `main` is the copy both detectors see, `scale` its size against the input."""
+
+    main: np.ndarray
+    scale: float
+    threshold: float
+    recall: Recall
+    rows: np.ndarray  # every sane YuNet row down to the confirming threshold, in input px
+    passes: np.ndarray  # the pass that found each row
+
+    @property
+    def wants_second_look(self) -> bool:
+        return self.recall.centerface and min(self.main.shape[:2]) >= 2 * CENTERFACE_MIN_FACE
+
+
+def first_look(
+    image: str | Path | bytes | np.ndarray,
+    *,
+    threshold: float = 0.6,
+    max_side: int | None = 1280,
+    small_faces: bool = True,
+    recall: str = "balanced",
+) -> FirstLook:
+    """YuNet's pass of :func:`detect` (same parameters); :func:`faces_found` finishes it."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if max_side is not None and max_side < 32:
+        raise ValueError(f"max_side must be at least 32, got {max_side}")
+    if recall not in RECALL:
+        raise ValueError(f"recall must be one of {', '.join(RECALL)}, got {recall!r}")
+    preset = RECALL[recall]
+    pixels = image if isinstance(image, np.ndarray) else read_image(image)
+    rgb = to_rgb8(pixels)
+    h, w = rgb.shape[:2]
+    longest = max(h, w)
+    scale = 1.0 if max_side is None or longest <= max_side else max_side / longest
+    # Resize before the colour conversion: the main pass then converts a small copy only.
+    main = rgb
+    if scale != 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        main = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    low = threshold * preset.confirm_share
+    found, names = _yunet_passes(rgb, main, scale, low, small_faces)
+    yunet = np.concatenate(found)
+    passes = np.concatenate([[n] * len(f) for n, f in zip(names, found, strict=True)])
+    # YuNet can return degenerate or infinite boxes on noise and slivers: not faces
+    sane = np.isfinite(yunet).all(axis=1) & (yunet[:, 2] > 0) & (yunet[:, 3] > 0)
+    sane &= (np.abs(yunet[:, :14]) < 4 * longest).all(axis=1)
+    return FirstLook(main, scale, threshold, preset, yunet[sane], passes[sane])
+
+
+def second_look(look: FirstLook) -> np.ndarray:
+    """CenterFace's rows (x, y, w, h, landmarks, score) on the first look's copy, in input
+    pixels, down to the score that confirms a low YuNet row."""
+    confirm = float(np.interp(look.threshold, *CONFIRM_SCALE))
+    rows = _centerface(look.main, confirm, look.scale)
+    return rows[(rows[:, 2:4] >= CENTERFACE_MIN_FACE).all(axis=1)]
+
+
+def faces_found(look: FirstLook, centerface: np.ndarray | None = None) -> list[Face]:
+    """The faces of a first look and, where it wanted one, its second look's rows."""
+    yunet, threshold = look.rows, look.threshold
+    stands = yunet[:, 14] >= threshold
+    rows, passes = yunet[stands], look.passes[stands]
+    if centerface is not None:
+        confirmed = ~stands & _confirmed(yunet, centerface)
+        alone = centerface[centerface[:, 14] >= np.interp(threshold, *CENTERFACE_SCALE)]
+        rows = np.concatenate([rows, yunet[confirmed], alone])
+        passes = np.concatenate(
+            [passes, ["yunet+centerface"] * int(confirmed.sum()), ["centerface"] * len(alone)]
+        )
+    if not len(rows):
+        return []
+    # YuNet's boxes and landmarks first (the methods are tuned on them), then by score and size
+    size = np.sqrt(rows[:, 2] * rows[:, 3])
+    rank = (passes == "centerface") * 10.0 - rows[:, 14] - 1e-3 * size
+    keep = _suppress(rows, rank)
+    faces = _rows_to_faces(rows[keep], passes[keep])
+    return sorted(faces, key=lambda f: -f.score)
+
+
 def detect(
     image: str | Path | bytes | np.ndarray,
     *,
@@ -167,48 +250,7 @@ def detect(
     >>> detect(np.zeros((64, 64, 3), np.uint8))
     []
     """
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    if max_side is not None and max_side < 32:
-        raise ValueError(f"max_side must be at least 32, got {max_side}")
-    if recall not in RECALL:
-        raise ValueError(f"recall must be one of {', '.join(RECALL)}, got {recall!r}")
-    preset = RECALL[recall]
-    pixels = image if isinstance(image, np.ndarray) else read_image(image)
-    rgb = to_rgb8(pixels)
-    h, w = rgb.shape[:2]
-    longest = max(h, w)
-    scale = 1.0 if max_side is None or longest <= max_side else max_side / longest
-    # Resize before the colour conversion: the main pass then converts a small copy only.
-    main = rgb
-    if scale != 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        main = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    low = threshold * preset.confirm_share
-    found, names = _yunet_passes(rgb, main, scale, low, small_faces)
-    yunet = np.concatenate(found)
-    passes = np.concatenate([[n] * len(f) for n, f in zip(names, found, strict=True)])
-    # YuNet can return degenerate or infinite boxes on noise and slivers: not faces
-    sane = np.isfinite(yunet).all(axis=1) & (yunet[:, 2] > 0) & (yunet[:, 3] > 0)
-    sane &= (np.abs(yunet[:, :14]) < 4 * longest).all(axis=1)
-    yunet, passes = yunet[sane], passes[sane]
-    stands = yunet[:, 14] >= threshold
-    rows, passes = yunet[stands], passes[stands]
-    if preset.centerface and min(main.shape[:2]) >= 2 * CENTERFACE_MIN_FACE:
-        confirm = float(np.interp(threshold, *CONFIRM_SCALE))
-        centerface = _centerface(main, confirm, scale)
-        centerface = centerface[(centerface[:, 2:4] >= CENTERFACE_MIN_FACE).all(axis=1)]
-        confirmed = ~stands & _confirmed(yunet, centerface)
-        alone = centerface[centerface[:, 14] >= np.interp(threshold, *CENTERFACE_SCALE)]
-        rows = np.concatenate([rows, yunet[confirmed], alone])
-        passes = np.concatenate(
-            [passes, ["yunet+centerface"] * int(confirmed.sum()), ["centerface"] * len(alone)]
-        )
-    if not len(rows):
-        return []
-    # YuNet's boxes and landmarks first (the methods are tuned on them), then by score and size
-    size = np.sqrt(rows[:, 2] * rows[:, 3])
-    rank = (passes == "centerface") * 10.0 - rows[:, 14] - 1e-3 * size
-    keep = _suppress(rows, rank)
-    faces = _rows_to_faces(rows[keep], passes[keep])
-    return sorted(faces, key=lambda f: -f.score)
+    look = first_look(
+        image, threshold=threshold, max_side=max_side, small_faces=small_faces, recall=recall
+    )
+    return faces_found(look, second_look(look) if look.wants_second_look else None)

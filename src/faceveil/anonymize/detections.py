@@ -47,6 +47,7 @@ def video_faces(src: str | Path, options: AnonymizeOptions) -> dict:
             found += [f for _, _, f in faces.ready(LOOKBACK_FRAMES)]
         found += [f for _, _, f in faces.ready(0)]
     finally:
+        faces.close()
         frames.close()  # type: ignore[attr-defined]  # a generator: stops the decoder
     if not found:
         raise InputError(f"{src}: video has no frames")

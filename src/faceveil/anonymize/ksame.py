@@ -71,6 +71,7 @@ from faceveil.anonymize.replace import (
 from faceveil.anonymize.state import RunState, Tracked
 from faceveil.errors import InputError
 from faceveil.faces import Face
+from faceveil.io.cache import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +151,6 @@ def _merge(
         _unit(np.stack([embeddings[g].mean(axis=0) for g in members])),
         np.stack([labels[g].mean(axis=0) for g in members]),
     )
-
-
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/faceveil`` (``~/.cache/faceveil``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "faceveil"
 
 
 def gallery_samples() -> int:

@@ -4,6 +4,7 @@ generated face, both in the aligned crop of :class:`~faceveil.anonymize.replace.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -11,7 +12,9 @@ import numpy as np
 from faceveil.anonymize.composite import MESH_MISFIT, checked_mesh, mesh_error
 from faceveil.anonymize.registry import Fallback
 from faceveil.faces import Face
-from faceveil.gen.base import Generator
+
+if TYPE_CHECKING:
+    from faceveil.gen.base import Generator
 
 POINTS_SIDE = 256  # px: a generated face is measured once at this size, then scaled
 

@@ -6,6 +6,7 @@ import collections
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from faceveil.anonymize.consent import Consent
 from faceveil.anonymize.options import AnonymizeOptions
 from faceveil.anonymize.report import FileReport
 from faceveil.anonymize.state import Cancelled, RunState
-from faceveil.detect import detect
+from faceveil.detect import FirstLook, faces_found, first_look, second_look
 from faceveil.errors import InputError
 from faceveil.faces import Face
 from faceveil.io.atomic import atomic_output
@@ -30,53 +31,95 @@ LOOKBACK_FRAMES = 4
 # finds is tracked between, and covered back to the frame after its last look.
 SECOND_LOOK_EVERY = LOOKBACK_FRAMES + 1
 
-
-def _detect_frame(frame, options: AnonymizeOptions) -> list[Face]:
-    return detect(frame, **options.detect_kwargs("video"))
+Look = FirstLook | list[Face]  # YuNet's look at a frame, or a custom detector's faces
 
 
 class FrameFaces:
     """The faces of a video's frames as they come: detected and tracked, a new track also
     covered in the frames still waiting (look-back); or given boxes, used exactly. One per
-    video: nothing carries over to the next."""
+    video: nothing carries over to the next.
+
+    YuNet looks at every frame on the caller's thread; CenterFace's second look (recall
+    "balanced", every SECOND_LOOK_EVERY frames) runs on a thread of its own, and the tracker
+    takes each frame once both looks are in, in order. `detector(frame, options)`, where
+    given, replaces both (tests use it to make the detector miss frames). Call :meth:`close`.
+    """
+
+    MAX_LAG = 3  # frames YuNet may run ahead of the tracker while CenterFace looks
 
     def __init__(self, fps: float, options: AnonymizeOptions, detector=None, given=None):
         from faceveil.track import FaceTracker  # norfair takes 0.7 s to import; only video
 
         self.options = options
         self.between = dataclasses.replace(options, recall="fast")  # frames between looks
-        self.detector = detector or _detect_frame
+        self.detector = detector
         self.given: BoxEntry | None = given
         self.tracker = FaceTracker(max_gap=max(3, round(fps / 2)))
+        # a frame; its faces (a custom detector's) or YuNet's look; CenterFace's, if it looks
+        self.looking: collections.deque[tuple[np.ndarray | None, Look, Future | None]] = (
+            collections.deque()
+        )
         self.pending: collections.deque[tuple[int, np.ndarray | None, list[Face]]] = (
             collections.deque()
         )
         self.first_box: dict[int | None, Face] = {}  # the tracker numbers every face
-        self.count = 0
+        self.count = 0  # frames added
+        self.tracked = 0  # frames through the tracker
+        self._second = ThreadPoolExecutor(1, thread_name_prefix="faceveil-second-look")
+
+    def _look(self, frame: np.ndarray) -> tuple[Look, Future | None]:
+        """This frame's detections, or YuNet's look and CenterFace's, still running."""
+        options = self.options if self.count % SECOND_LOOK_EVERY == 0 else self.between
+        if self.detector is not None:
+            return self.detector(frame, options), None
+        look = first_look(frame, **options.detect_kwargs("video"))
+        if not look.wants_second_look:
+            return look, None
+        return look, self._second.submit(second_look, look)
 
     def add(self, frame: np.ndarray, keep_frame: bool = True) -> None:
+        kept = frame if keep_frame else None
         if self.given is not None:
             faces = self.given.for_frame(self.count)
             for face in faces:
                 self.first_box.setdefault(face.track_id, face)
+            self.pending.append((self.count, kept, faces))
+            self.tracked += 1
         else:
-            look = self.count % SECOND_LOOK_EVERY == 0
-            faces = self.tracker.update(
-                self.detector(frame, self.options if look else self.between)
-            )
+            self.looking.append((kept, *self._look(frame)))
+            self._track(len(self.looking) > self.MAX_LAG)
+        self.count += 1
+
+    def _track(self, wait: bool) -> None:
+        """Frames whose looks are in, through the tracker; at least one if `wait`."""
+        while self.looking:
+            frame, first, second = self.looking[0]
+            if not wait and second is not None and not second.done():
+                return
+            self.looking.popleft()
+            wait = False
+            if isinstance(first, FirstLook):
+                first = faces_found(first, None if second is None else second.result())
+            faces = self.tracker.update(first)
             for face in faces:
                 if face.track_id not in self.first_box:
                     self.first_box[face.track_id] = face
                     for _, _, earlier in self.pending:
                         earlier.append(dataclasses.replace(face, predicted=True))
-        self.pending.append((self.count, frame if keep_frame else None, faces))
-        self.count += 1
+            self.pending.append((self.tracked, frame, faces))
+            self.tracked += 1
 
     def ready(self, keep: int) -> Iterator[tuple[int, np.ndarray | None, list[Face]]]:
         """The waiting frames but the last `keep`, oldest first: their faces are final."""
+        if keep == 0:
+            while self.looking:
+                self._track(wait=True)
         lookback = 0 if self.given is not None else keep
         while len(self.pending) > lookback:
             yield self.pending.popleft()
+
+    def close(self) -> None:
+        self._second.shutdown(cancel_futures=True)
 
 
 class _VideoRun:
@@ -109,16 +152,23 @@ class _VideoRun:
     def add(self, frame) -> None:
         self.faces.add(frame)
 
+    def anonymized(self, item: tuple[np.ndarray, list[Face]]) -> np.ndarray:
+        """The frame with its faces covered: on the sink's thread, while the next frames are
+        detected, one frame at a time and in order (a track's replacement follows it)."""
+        frame, faces = item
+        if not faces:
+            return frame
+        return apply_to_faces(frame, faces, self.options, self.fallbacks, run=self.state)
+
     def flush(self, sink: BackgroundSink, keep: int) -> None:
-        """Anonymise and write the waiting frames but the last `keep`."""
+        """Send the waiting frames but the last `keep`, with their faces, to be written."""
         for index, frame, faces in self.faces.ready(keep):
             assert frame is not None  # kept for anonymising
             if self.consent is not None and faces:
                 faces = self._consented(frame, faces, index)
+            sink.put((frame, faces))
             if not faces:
-                sink.put(frame)
                 continue
-            sink.put(apply_to_faces(frame, faces, self.options, self.fallbacks, run=self.state))
             boxes = [
                 {"box": f.to_dict()["box"], "track_id": f.track_id, "predicted": f.predicted}
                 for f in faces
@@ -160,7 +210,7 @@ def anonymize_video(
     options: AnonymizeOptions,
     *,
     progress: bool = True,
-    detector=_detect_frame,
+    detector: Callable[[np.ndarray, AnonymizeOptions], list[Face]] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     given: BoxEntry | None = None,
@@ -189,7 +239,9 @@ def anonymize_video(
             keep_metadata=options.keep_metadata,
         ) as writer,
     ):
-        sink = BackgroundSink(writer.write)
+        sink: BackgroundSink[tuple[np.ndarray, list[Face]]] = BackgroundSink(
+            lambda item: writer.write(run.anonymized(item))
+        )
         source = prefetch(frames)
         bar = tqdm(
             source,
@@ -209,6 +261,7 @@ def anonymize_video(
                     on_progress(run.count, max(total, run.count))
             run.flush(sink, 0)
         finally:
+            run.faces.close()
             sink.close()  # the writer must not close while the sink still writes
             bar.close()
             source.close()  # stops the decoding thread at once on an early exit

@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
@@ -50,7 +50,7 @@ def prefetch(items: Iterable[T], depth: int = 8) -> Generator[T, None, None]:
                 thread.join(0.05)
 
 
-class BackgroundSink:
+class BackgroundSink(Generic[T]):
     """Call `consume(item)` for each `put(item)` in a background thread, in order.
 
     `close()` waits for the queue to drain and re-raises the first error of `consume`.

