@@ -242,3 +242,39 @@ def test_video_in_folder_batch(clip, tmp_path, run_cli, astronaut):
     out = out_root / "v" / "clip.mp4"
     assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == N_FRAMES
     assert np.any(read_all_frames(out)[0] != read_all_frames(clip)[0])
+
+
+def test_second_look_on_its_own_thread_finds_what_detecting_in_turn_finds(tmp_path):
+    """CenterFace runs beside YuNet and the tracker waits for it: the faces of every frame are
+    those of detecting each frame in turn."""
+    from faceveil.anonymize.video import FrameFaces
+    from faceveil.detect import faces_found, first_look, second_look
+    from faceveil.io.video import read_frames
+    from faceveil.testing import make_clip
+
+    clip = tmp_path / "scene.mp4"
+    make_clip(clip, 3, size=(640, 360), frames=24, n_faces=5, face_sizes=(12, 40), audio=False)
+    options = faceveil.AnonymizeOptions()
+
+    def in_turn(frame, opts):
+        look = first_look(frame, **opts.detect_kwargs("video"), threads=1)
+        return faces_found(look, second_look(look) if look.wants_second_look else None)
+
+    def faces_per_frame(detector) -> list:
+        info, frames = read_frames(clip)
+        faces = FrameFaces(float(info.fps), options, detector)
+        found: list = []
+        try:
+            for frame in frames:
+                faces.add(frame, keep_frame=False)
+                found += [f for _, _, f in faces.ready(4)]
+            found += [f for _, _, f in faces.ready(0)]
+        finally:
+            faces.close()
+        return [[(f.box, f.found_by, f.track_id, f.predicted) for f in fs] for fs in found]
+
+    threaded = faces_per_frame(None)
+    assert len(threaded) == 24
+    # the second look counted: it confirmed or found faces
+    assert any("centerface" in by for frame in threaded for _, by, _, _ in frame)
+    assert threaded == faces_per_frame(in_turn)

@@ -43,10 +43,14 @@ def _scaled(rows: np.ndarray, factor: float, offset: tuple[int, int] = (0, 0)) -
 
 
 def _run(
-    bgr: np.ndarray, factor: float, threshold: float, offset: tuple[int, int] = (0, 0)
+    bgr: np.ndarray,
+    factor: float,
+    threshold: float,
+    offset: tuple[int, int] = (0, 0),
+    threads: int = 0,
 ) -> np.ndarray:
     """YuNet on `bgr`; rows scaled by `factor` and shifted by `offset` into input pixels."""
-    return _scaled(get_yunet()(bgr, threshold), factor, offset)
+    return _scaled(get_yunet(threads)(bgr, threshold), factor, offset)
 
 
 def _tiles(length: int) -> list[tuple[int, int]]:
@@ -99,9 +103,14 @@ CENTERFACE_MIN_FACE = 8  # px: CenterFace's smaller boxes are noise (YuNet's 2x 
 
 
 def _yunet_passes(
-    rgb: np.ndarray, main: np.ndarray, scale: float, threshold: float, small_faces: bool
+    rgb: np.ndarray,
+    main: np.ndarray,
+    scale: float,
+    threshold: float,
+    small_faces: bool,
+    threads: int,
 ) -> tuple[list[np.ndarray], list[str]]:
-    found = [_run(cv2.cvtColor(main, cv2.COLOR_RGB2BGR), 1.0 / scale, threshold)]
+    found = [_run(cv2.cvtColor(main, cv2.COLOR_RGB2BGR), 1.0 / scale, threshold, threads=threads)]
     names = ["yunet"]
     if small_faces:
         h, w = rgb.shape[:2]
@@ -109,18 +118,18 @@ def _yunet_passes(
         for y, th in _tiles(h):
             for x, tw in _tiles(w):
                 tile = cv2.resize(bgr[y : y + th, x : x + tw], None, fx=2.0, fy=2.0)
-                found.append(_run(tile, 0.5, threshold, (x, y)))
+                found.append(_run(tile, 0.5, threshold, (x, y), threads))
                 names.append("yunet-2x")
     return found, names
 
 
-def _centerface(main: np.ndarray, threshold: float, scale: float) -> np.ndarray:
+def _centerface(main: np.ndarray, threshold: float, scale: float, threads: int) -> np.ndarray:
     """CenterFace's rows on the main pass's copy, shrunk to CENTERFACE_SIDE, in input px."""
     shrink = min(1.0, CENTERFACE_SIDE / max(main.shape[:2]))
     if shrink < 1.0:
         size = (round(main.shape[1] * shrink), round(main.shape[0] * shrink))
         main = cv2.resize(main, size, interpolation=cv2.INTER_AREA)
-    return _scaled(get_centerface()(main, threshold), 1.0 / (scale * shrink))
+    return _scaled(get_centerface(threads)(main, threshold), 1.0 / (scale * shrink))
 
 
 def _confirmed(yunet: np.ndarray, centerface: np.ndarray) -> np.ndarray:
@@ -143,6 +152,7 @@ class FirstLook:
     recall: Recall
     rows: np.ndarray  # every sane YuNet row down to the confirming threshold, in input px
     passes: np.ndarray  # the pass that found each row
+    threads: int  # ONNX Runtime threads per call, for the second look too
 
     @property
     def wants_second_look(self) -> bool:
@@ -156,8 +166,11 @@ def first_look(
     max_side: int | None = 1280,
     small_faces: bool = True,
     recall: str = "balanced",
+    threads: int = 0,
 ) -> FirstLook:
-    """YuNet's pass of :func:`detect` (same parameters); :func:`faces_found` finishes it."""
+    """YuNet's pass of :func:`detect` (same parameters); :func:`faces_found` finishes it.
+    `threads`: ONNX Runtime threads per call (0: one per core; video, which keeps the cores
+    busy with threads of its own, runs faster with 1)."""
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     if max_side is not None and max_side < 32:
@@ -176,20 +189,20 @@ def first_look(
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         main = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     low = threshold * preset.confirm_share
-    found, names = _yunet_passes(rgb, main, scale, low, small_faces)
+    found, names = _yunet_passes(rgb, main, scale, low, small_faces, threads)
     yunet = np.concatenate(found)
     passes = np.concatenate([[n] * len(f) for n, f in zip(names, found, strict=True)])
     # YuNet can return degenerate or infinite boxes on noise and slivers: not faces
     sane = np.isfinite(yunet).all(axis=1) & (yunet[:, 2] > 0) & (yunet[:, 3] > 0)
     sane &= (np.abs(yunet[:, :14]) < 4 * longest).all(axis=1)
-    return FirstLook(main, scale, threshold, preset, yunet[sane], passes[sane])
+    return FirstLook(main, scale, threshold, preset, yunet[sane], passes[sane], threads)
 
 
 def second_look(look: FirstLook) -> np.ndarray:
     """CenterFace's rows (x, y, w, h, landmarks, score) on the first look's copy, in input
     pixels, down to the score that confirms a low YuNet row."""
     confirm = float(np.interp(look.threshold, *CONFIRM_SCALE))
-    rows = _centerface(look.main, confirm, look.scale)
+    rows = _centerface(look.main, confirm, look.scale, look.threads)
     return rows[(rows[:, 2:4] >= CENTERFACE_MIN_FACE).all(axis=1)]
 
 

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
+import types
 
 import numpy as np
-from norfair import Detection, Tracker
 
 from faceveil.faces import Face
+
+
+def _import_norfair():
+    """norfair imports FilterPy's Kalman filter, and with it scipy.stats (a second of start-up),
+    for a filter factory faceveil never uses: the default one needs neither. A stand-in is
+    imported instead, and taken away again, so a later ``import filterpy.kalman`` is real."""
+    if "filterpy.kalman" in sys.modules:
+        import norfair
+    else:
+        stand_in = types.ModuleType("filterpy.kalman")
+        stand_in.KalmanFilter = None
+        sys.modules["filterpy.kalman"] = stand_in
+        try:
+            import norfair
+        finally:
+            del sys.modules["filterpy.kalman"]
+    return norfair.Detection, norfair.Tracker
+
+
+Detection, Tracker = _import_norfair()
 
 
 class FaceTracker:

@@ -72,7 +72,8 @@ class FrameFaces:
         options = self.options if self.count % SECOND_LOOK_EVERY == 0 else self.between
         if self.detector is not None:
             return self.detector(frame, options), None
-        look = first_look(frame, **options.detect_kwargs("video"))
+        # One ONNX Runtime thread a call: this run's own threads keep the cores busy.
+        look = first_look(frame, **options.detect_kwargs("video"), threads=1)
         if not look.wants_second_look:
             return look, None
         return look, self._second.submit(second_look, look)
@@ -158,7 +159,10 @@ class _VideoRun:
         frame, faces = item
         if not faces:
             return frame
-        return apply_to_faces(frame, faces, self.options, self.fallbacks, run=self.state)
+        try:
+            return apply_to_faces(frame, faces, self.options, self.fallbacks, run=self.state)
+        except Cancelled:
+            raise Cancelled(f"{self.report.input}: stopped after {self.count} frame(s)") from None
 
     def flush(self, sink: BackgroundSink, keep: int) -> None:
         """Send the waiting frames but the last `keep`, with their faces, to be written."""
@@ -260,9 +264,13 @@ def anonymize_video(
                 if on_progress is not None:
                     on_progress(run.count, max(total, run.count))
             run.flush(sink, 0)
+        except BaseException:
+            sink.close(quiet=True)  # this error, not one the sink met on the way out
+            raise
+        else:
+            sink.close()  # the writer must not close while the sink still writes
         finally:
             run.faces.close()
-            sink.close()  # the writer must not close while the sink still writes
             bar.close()
             source.close()  # stops the decoding thread at once on an early exit
         _check_complete(src, run.count, info.frames_estimate)

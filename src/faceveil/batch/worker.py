@@ -147,9 +147,9 @@ def warm_up() -> None:
 
 def detector_loads() -> int:
     """How many times this process has built the detector (1 once warm)."""
-    from faceveil.models.yunet import get_yunet
+    from faceveil.models.yunet import yunet_loads
 
-    return get_yunet.cache_info().misses
+    return yunet_loads()
 
 
 def make_plugin():

@@ -59,6 +59,7 @@ class BackgroundSink(Generic[T]):
     def __init__(self, consume: Callable[[T], None], depth: int = 8):
         self._q: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._abandoned = False
         self._consume = consume
         self._thread = threading.Thread(target=self._run, daemon=True, name="faceveil-sink")
         self._thread.start()
@@ -68,7 +69,7 @@ class BackgroundSink(Generic[T]):
             item = self._q.get()
             if item is _DONE:
                 return
-            if self._error is None:
+            if self._error is None and not self._abandoned:
                 try:
                     self._consume(item)
                 except BaseException as exc:
@@ -79,8 +80,12 @@ class BackgroundSink(Generic[T]):
             raise self._error
         self._q.put(item)
 
-    def close(self) -> None:
+    def close(self, quiet: bool = False) -> None:
+        """Wait for the queue to drain; then raise `consume`'s first error. `quiet`: the caller
+        is failing already; what is still queued is dropped and no error is raised."""
+        if quiet:
+            self._abandoned = True
         self._q.put(_DONE)
         self._thread.join()
-        if self._error is not None:
+        if self._error is not None and not quiet:
             raise self._error

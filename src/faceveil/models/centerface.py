@@ -20,9 +20,9 @@ class CenterFace:
     """Callable wrapper: an RGB uint8 image in, YuNet-style rows out (x, y, w, h, ten landmark
     coordinates, score), in input pixels."""
 
-    def __init__(self, model_path: str | Path):
+    def __init__(self, model_path: str | Path, threads: int = 0):
         axes = {0: "batch", 2: "height", 3: "width"}
-        self._session = session(model_path, axes, axes)
+        self._session = session(model_path, axes, axes, threads)
         self._input = self._session.get_inputs()[0].name
 
     def __call__(self, rgb: np.ndarray, threshold: float) -> np.ndarray:
@@ -56,7 +56,11 @@ def decode(
     return rows[np.asarray(keep, int).reshape(-1)]
 
 
-@functools.lru_cache(maxsize=1)
-def get_centerface() -> CenterFace:
-    """The process-wide detector, loaded on first use."""
-    return CenterFace(weight_path("centerface"))
+def get_centerface(threads: int = 0) -> CenterFace:
+    """The process-wide detector, loaded on first use; `threads` as for ``get_yunet``."""
+    return _loaded(threads)
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded(threads: int) -> CenterFace:
+    return CenterFace(weight_path("centerface"), threads=threads)

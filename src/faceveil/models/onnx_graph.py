@@ -96,13 +96,15 @@ def _cached(model_path: Path, inputs: dict[int, str], outputs: dict[int, str]) -
 
 
 def session(
-    model_path: str | Path, inputs: dict[int, str], outputs: dict[int, str]
+    model_path: str | Path, inputs: dict[int, str], outputs: dict[int, str], threads: int = 0
 ) -> ort.InferenceSession:
     """An ONNX Runtime session on the rewritten model: `inputs` and `outputs` name the axes
-    (of the input and of every output) that become free."""
+    (of the input and of every output) that become free; `threads` per call, 0 for one per
+    core."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the rewritten graph's shape notes are expected
     # Spinning threads would starve the decoder, encoder and OpenCV running beside them.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.intra_op_num_threads = threads
     graph = _cached(Path(model_path), inputs, outputs)
     return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])

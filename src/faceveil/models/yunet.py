@@ -45,8 +45,15 @@ class YuNet:
     and left mouth corner, as YuNet orders them) and the score. No faces gives shape ``(0, 15)``.
     """
 
-    def __init__(self, model_path: str | Path, *, nms_threshold: float = 0.3, top_k: int = 5000):
-        self._session = session(model_path, {2: "height", 3: "width"}, {1: "anchors"})
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        nms_threshold: float = 0.3,
+        top_k: int = 5000,
+        threads: int = 0,
+    ):
+        self._session = session(model_path, {2: "height", 3: "width"}, {1: "anchors"}, threads)
         self._outputs = [o.name for o in self._session.get_outputs()]
         self.nms_threshold = nms_threshold
         self.top_k = top_k
@@ -70,7 +77,17 @@ class YuNet:
         return rows[np.asarray(keep, int).reshape(-1)]
 
 
-@functools.lru_cache(maxsize=1)
-def get_yunet() -> YuNet:
-    """The process-wide detector, loaded on first use."""
-    return YuNet(weight_path("yunet"))
+def get_yunet(threads: int = 0) -> YuNet:
+    """The process-wide detector, loaded on first use; `threads` per call (0: one per core;
+    video uses 1, its own threads keeping the cores busy)."""
+    return _loaded(threads)
+
+
+def yunet_loads() -> int:
+    """How many detectors this process has built (one per thread setting used)."""
+    return _loaded.cache_info().misses
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded(threads: int) -> YuNet:
+    return YuNet(weight_path("yunet"), threads=threads)
