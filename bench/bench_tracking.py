@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from faceveil import detect
 from faceveil.anonymize import AnonymizeOptions, anonymize_video
-from faceveil.anonymize.video import _detect_frame
 from faceveil.testing import make_clip
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -76,7 +76,7 @@ def main() -> None:
         raw: list[list] = []
 
         def detector(frame, opts, dropped=dropped, raw=raw):
-            faces = [] if len(raw) in dropped else _detect_frame(frame, opts)
+            faces = [] if len(raw) in dropped else detect(frame, **opts.detect_kwargs("video"))
             raw.append([f.box for f in faces])
             return faces
 
