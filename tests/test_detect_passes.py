@@ -73,6 +73,14 @@ def test_rewritten_graphs_are_cached(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_graph, "rewritten", unused)
     onnx_graph.session(weight_path("yunet"), {2: "height", 3: "width"}, {1: "anchors"})
 
+    # a damaged cache file is rewritten, not fatal
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cached[0].write_bytes(b"not a model")
+    session = onnx_graph.session(weight_path("yunet"), {2: "height", 3: "width"}, {1: "anchors"})
+    assert session.get_inputs()[0].name == "input"
+    assert cached[0].read_bytes() != b"not a model"
+
 
 def test_every_face_says_which_pass_found_it():
     image, _ = make_scene(3, (1280, 720), 6, (24, 160))

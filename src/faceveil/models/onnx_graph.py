@@ -84,11 +84,13 @@ def rewritten(model_path: Path, inputs: dict[int, str], outputs: dict[int, str])
     return model.SerializeToString()
 
 
-def _cached(model_path: Path, inputs: dict[int, str], outputs: dict[int, str]) -> bytes:
+def _cached(
+    model_path: Path, inputs: dict[int, str], outputs: dict[int, str], refresh: bool = False
+) -> bytes:
     data = model_path.read_bytes()
     key = hashlib.sha256(data + repr((inputs, outputs, REWRITE_VERSION)).encode()).hexdigest()
     path = cache_dir() / "onnx" / f"{model_path.stem}-{key[:16]}.onnx"
-    if path.is_file():
+    if path.is_file() and not refresh:
         return path.read_bytes()
     graph = rewritten(model_path, inputs, outputs)
     store(path, graph)
@@ -106,5 +108,10 @@ def session(
     # Spinning threads would starve the decoder, encoder and OpenCV running beside them.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.intra_op_num_threads = threads
-    graph = _cached(Path(model_path), inputs, outputs)
-    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    model_path = Path(model_path)
+    try:
+        graph = _cached(model_path, inputs, outputs)
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001  (ONNX Runtime's errors share no base) a damaged cache
+        graph = _cached(model_path, inputs, outputs, refresh=True)
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
