@@ -62,7 +62,7 @@ def test_dense_warp_lowers_landmark_drift(photos, new_faces, monkeypatch):
     monkeypatch.setattr(composite, "dense_warp", lambda face, geometry: face)
     similarity_only = _median_drift(photos, new_faces)  # placed by the 5-point fit alone
     assert dense < 0.07  # issue 16 asks for 0.04: not reached yet (docs/methods.md)
-    assert dense < similarity_only - 0.01
+    assert dense < 0.9 * similarity_only  # the dense warp takes off at least a tenth
 
 
 def test_region_keeps_the_background_and_covers_the_inner_face(photos, new_faces):
