@@ -124,3 +124,15 @@ def test_variable_frame_rate_keeps_every_frame_time(run_cli, variable_rate, tmp_
 
 def test_constant_rate_is_not_retimed(source):
     assert probe_video(source).frame_times is None
+
+
+def test_frame_times_that_cannot_be_written_are_a_one_line_error(tmp_path):
+    from fractions import Fraction
+
+    from faceveil.errors import OutputError
+    from faceveil.io.frame_times import FrameTimes, restore_frame_times
+
+    times = FrameTimes(Fraction(1, 1000), (0, 40, 100))
+    with pytest.raises(OutputError, match=r"gone\.mp4: cannot write video \(") as info:
+        restore_frame_times(tmp_path / "gone.mp4", times)
+    assert "\n" not in str(info.value)

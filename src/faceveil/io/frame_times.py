@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from faceveil.errors import OutputError
+
 # Frame durations within this share of the median (or one tick) count as one constant rate.
 RATE_TOLERANCE = 0.01
 
@@ -58,9 +60,17 @@ def restore_frame_times(path: Path, times: FrameTimes) -> bool:
     """Give the video packets of `path` (encoded at one rate, no B-frames) `times`, in place.
 
     False, and `path` unchanged, when the packet count does not match (the decoder dropped a
-    frame, so times cannot be paired with frames).
+    frame, so times cannot be paired with frames); OutputError when it cannot be rewritten.
     """
     import av  # PyAV is only needed here
+
+    try:
+        return _restore(av, path, times)
+    except (av.FFmpegError, OSError) as exc:
+        raise OutputError(f"{path}: cannot write video ({exc})") from None
+
+
+def _restore(av, path: Path, times: FrameTimes) -> bool:
 
     tmp = path.with_name(f".{path.stem}.times{path.suffix}")
     options = {"movflags": "+faststart"} if path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
