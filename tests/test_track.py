@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -153,3 +156,34 @@ def test_one_of_two_faces_missed():
 def test_max_gap_must_be_positive():
     with pytest.raises(ValueError):
         FaceTracker(max_gap=0)
+
+
+def _python(code: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-800:]
+    return proc.stdout.strip()
+
+
+def test_norfair_comes_without_scipy_stats():
+    """A second of every video run's start-up; and a later real FilterPy import still works."""
+    code = (
+        "import sys, faceveil.track; print('scipy.stats' in sys.modules);"
+        "import filterpy.kalman; print(filterpy.kalman.KalmanFilter.__name__)"
+    )
+    assert _python(code).split() == ["False", "KalmanFilter"]
+
+
+def test_a_norfair_wanting_more_of_filterpy_gets_the_real_one():
+    code = """
+import builtins
+real = builtins.__import__
+def strict(name, globals=None, locals=None, fromlist=(), level=0):
+    module = real(name, globals, locals, fromlist, level)
+    if name == "filterpy.kalman" and fromlist and module.KalmanFilter is None:
+        raise ImportError("the stand-in lacks it")
+    return module
+builtins.__import__ = strict
+from faceveil.track import FaceTracker
+print(FaceTracker().update([]))
+"""
+    assert _python(code) == "[]"

@@ -14,17 +14,21 @@ from faceveil.faces import Face
 def _import_norfair():
     """norfair imports FilterPy's Kalman filter, and with it scipy.stats (a second of start-up),
     for a filter factory faceveil never uses: the default one needs neither. A stand-in is
-    imported instead, and taken away again, so a later ``import filterpy.kalman`` is real."""
-    if "filterpy.kalman" in sys.modules:
-        import norfair
-    else:
+    imported instead, and taken away again, so a later ``import filterpy.kalman`` is real; a
+    norfair that wants more of FilterPy gets the real one."""
+    if "filterpy.kalman" not in sys.modules:
         stand_in = types.ModuleType("filterpy.kalman")
         stand_in.KalmanFilter = None
         sys.modules["filterpy.kalman"] = stand_in
         try:
             import norfair
+        except ImportError:
+            for name in [m for m in sys.modules if m == "norfair" or m.startswith("norfair.")]:
+                del sys.modules[name]
         finally:
             del sys.modules["filterpy.kalman"]
+    import norfair
+
     return norfair.Detection, norfair.Tracker
 
 
