@@ -119,8 +119,8 @@ class AnonymizeOptions:
     recall: str = option(
         "balanced", "How hard detection looks: balanced adds a second detector (CenterFace) "
         "and keeps low YuNet scores it confirms; fast is YuNet alone, which missed 1.9 % of "
-        "the faces of hard footage where balanced missed 0.3 %, for about 0.26 s less per 720p "
-        "photo and a fifth more video speed (docs/benchmarks.md).", choices=tuple(RECALL),
+        "the faces of hard footage where balanced missed 0.3 %, for about 0.05 s less per 720p "
+        "photo (docs/benchmarks.md).", choices=tuple(RECALL),
         label="Detection recall", surfaces=DETECTING,
     )  # fmt: skip
     boxes: str | Path | None = option(
