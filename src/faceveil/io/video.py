@@ -61,7 +61,7 @@ class VideoInfo:
     duration: float
     codec: str
     audio_codec: str | None
-    frame_times: FrameTimes | None = None  # a variable frame rate's own times; else None
+    frame_times: FrameTimes | None = None  # a variable rate's own times (read_frames only)
 
     @property
     def frames_estimate(self) -> int:
@@ -140,7 +140,6 @@ def probe_video(path: str | Path) -> VideoInfo:
         duration=secs,
         codec=video.group(1),
         audio_codec=audio.group(1) if audio else None,
-        frame_times=read_frame_times(path),
     )
 
 
@@ -148,15 +147,17 @@ def read_frames(path: str | Path) -> tuple[VideoInfo, Iterator[np.ndarray]]:
     """Probe a video and return its info plus an iterator of upright RGB frames."""
     path = Path(path)
     info = probe_video(path)
+    frame_times = read_frame_times(path)
     # Every decoded frame once, never repeated to fill a constant rate, where times vary.
-    passthrough = ["-fps_mode", "passthrough"] if info.frame_times is not None else []
+    passthrough = ["-fps_mode", "passthrough"] if frame_times is not None else []
     gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=passthrough)
     try:
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as exc:
         raise InputError(f"{path}: {_read_failure(str(exc), path)}") from None
     width, height = meta["size"]  # after ffmpeg's auto-rotation
-    info = dataclasses.replace(info, width=width, height=height)
+    # frame times here, not in probe_video: only a decode needs them, and they cost a demux
+    info = dataclasses.replace(info, width=width, height=height, frame_times=frame_times)
 
     def frames() -> Iterator[np.ndarray]:
         try:
