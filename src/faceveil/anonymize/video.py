@@ -55,8 +55,8 @@ class FrameFaces:
         self.detector = detector
         self.given: BoxEntry | None = given
         self.tracker = FaceTracker(max_gap=max(3, round(fps / 2)))
-        # a frame; its faces (a custom detector's) or YuNet's look; CenterFace's, if it looks
-        self.looking: collections.deque[tuple[np.ndarray | None, Look, Future | None]] = (
+        # index, frame; its faces (a custom detector's) or YuNet's look; CenterFace's, if any
+        self.looking: collections.deque[tuple[int, np.ndarray | None, Look, Future | None]] = (
             collections.deque()
         )
         self.pending: collections.deque[tuple[int, np.ndarray | None, list[Face]]] = (
@@ -64,7 +64,6 @@ class FrameFaces:
         )
         self.first_box: dict[int | None, Face] = {}  # the tracker numbers every face
         self.count = 0  # frames added
-        self.tracked = 0  # frames through the tracker
         self._second = ThreadPoolExecutor(1, thread_name_prefix="faceveil-second-look")
 
     def _look(self, frame: np.ndarray) -> tuple[Look, Future | None]:
@@ -85,16 +84,15 @@ class FrameFaces:
             for face in faces:
                 self.first_box.setdefault(face.track_id, face)
             self.pending.append((self.count, kept, faces))
-            self.tracked += 1
         else:
-            self.looking.append((kept, *self._look(frame)))
+            self.looking.append((self.count, kept, *self._look(frame)))
             self._track(len(self.looking) > self.MAX_LAG)
         self.count += 1
 
     def _track(self, wait: bool) -> None:
         """Frames whose looks are in, through the tracker; at least one if `wait`."""
         while self.looking:
-            frame, first, second = self.looking[0]
+            index, frame, first, second = self.looking[0]
             if not wait and second is not None and not second.done():
                 return
             self.looking.popleft()
@@ -107,8 +105,7 @@ class FrameFaces:
                     self.first_box[face.track_id] = face
                     for _, _, earlier in self.pending:
                         earlier.append(dataclasses.replace(face, predicted=True))
-            self.pending.append((self.tracked, frame, faces))
-            self.tracked += 1
+            self.pending.append((index, frame, faces))
 
     def ready(self, keep: int) -> Iterator[tuple[int, np.ndarray | None, list[Face]]]:
         """The waiting frames but the last `keep`, oldest first: their faces are final."""
